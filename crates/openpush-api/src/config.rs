@@ -1,0 +1,234 @@
+//! Server configuration. Defaults → TOML file → `OPENPUSH_*` environment (the binary layers
+//! them). Every field documents its default; `openpush default-config` prints
+//! [`DEFAULT_CONFIG_TOML`], which a test keeps equal to [`Config::default`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address the HTTP server listens on. Default: "127.0.0.1:8099". Port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Directory of the embedded SQLite store. Default: "./openpush-data".
+    pub data_dir: PathBuf,
+    /// Largest request body accepted, in bytes; a bigger one gets 413. Default: 1048576.
+    pub max_body_bytes: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C. Default: 30.
+    pub shutdown_grace_secs: u64,
+    pub token: TokenConfig,
+    pub limits: Limits,
+    pub rate_limits: RateLimits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8099)),
+            data_dir: PathBuf::from("./openpush-data"),
+            max_body_bytes: 1024 * 1024,
+            shutdown_grace_secs: 30,
+            token: TokenConfig::default(),
+            limits: Limits::default(),
+            rate_limits: RateLimits::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokenConfig {
+    /// Lifetime of a token when the request has no `ttl`, in seconds. Default: 5184000 (60 days).
+    pub default_ttl_secs: u64,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            default_ttl_secs: 60 * 24 * 3600,
+        }
+    }
+}
+
+/// Size limits of the API (easemob-push-api.md §5.1, §6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Users per `POST /users` batch. Default: 60.
+    pub users_per_batch: usize,
+    /// Page size of `GET /users` when `limit` is absent. Default: 10.
+    pub users_page_default: u32,
+    /// Largest `limit` of `GET /users`. Default: 100.
+    pub users_page_max: u32,
+    /// Longest nickname / push nickname, in characters. Default: 100.
+    pub nickname_max_chars: usize,
+    /// Items per `PUT /push/nickname` call. Default: 50.
+    pub nicknames_per_batch: usize,
+    /// Labels per app. Default: 100.
+    pub labels_per_app: u32,
+    /// Longest label description, in characters. Default: 255.
+    pub label_description_max_chars: usize,
+    /// Usernames per label add/remove call. Default: 100.
+    pub label_users_per_call: usize,
+    /// Members per label. Default: 20000.
+    pub users_per_label: u32,
+    /// Largest `limit` of the label lists (default page size too). Default: 100.
+    pub label_page_max: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            users_per_batch: 60,
+            users_page_default: 10,
+            users_page_max: 100,
+            nickname_max_chars: 100,
+            nicknames_per_batch: 50,
+            labels_per_app: 100,
+            label_description_max_chars: 255,
+            label_users_per_call: 100,
+            users_per_label: 20_000,
+            label_page_max: 100,
+        }
+    }
+}
+
+/// Requests per second per app key, per endpoint group (easemob-push-api.md §9). A group
+/// allows a burst of one second's worth. Over the limit: 429.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RateLimits {
+    /// Turns every rate limit on or off. Default: true.
+    pub enabled: bool,
+    /// `POST /token`. Default: 300.
+    pub token: u32,
+    /// `/users` CRUD and every other IM endpoint. Default: 100.
+    pub users: u32,
+    /// `PUT`/`GET /users/{u}/push/binding`, combined. Default: 100.
+    pub binding: u32,
+    /// `/users/{u}/notification/...`, `/push/nickname`, language. Default: 100.
+    pub user_settings: u32,
+    /// `/push/label` create, get, list, delete. Default: 10.
+    pub label: u32,
+    /// `/push/label/{name}/user` add, get, list, remove. Default: 30.
+    pub label_user: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            token: 300,
+            users: 100,
+            binding: 100,
+            user_settings: 100,
+            label: 10,
+            label_user: 30,
+        }
+    }
+}
+
+/// The documented configuration file, every setting at its default.
+pub const DEFAULT_CONFIG_TOML: &str = r#"# OpenPush configuration. Every setting is shown at its default.
+# Precedence: defaults < this file (--config FILE) < OPENPUSH_* environment variables
+# (nested keys use a double underscore: OPENPUSH_RATE_LIMITS__LABEL=50) < --listen / --data-dir.
+
+# Address the HTTP server listens on. Port 0 picks a free port.
+listen = "127.0.0.1:8099"
+# Directory of the embedded SQLite store (WAL mode).
+data_dir = "./openpush-data"
+# Largest request body accepted, in bytes; a bigger one gets 413.
+max_body_bytes = 1048576
+# Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
+shutdown_grace_secs = 30
+
+[token]
+# Lifetime of a token when the request has no `ttl`, in seconds (60 days). ttl = 0 never expires.
+default_ttl_secs = 5184000
+
+[limits]
+# Users per POST /users batch.
+users_per_batch = 60
+# Page size of GET /users when `limit` is absent.
+users_page_default = 10
+# Largest `limit` of GET /users.
+users_page_max = 100
+# Longest nickname / push nickname, in characters.
+nickname_max_chars = 100
+# Items per PUT /push/nickname call.
+nicknames_per_batch = 50
+# Labels per app.
+labels_per_app = 100
+# Longest label description, in characters.
+label_description_max_chars = 255
+# Usernames per label add/remove call.
+label_users_per_call = 100
+# Members per label.
+users_per_label = 20000
+# Largest `limit` of the label lists (also their default page size).
+label_page_max = 100
+
+[rate_limits]
+# Requests per second per app key and endpoint group; a burst of one second's worth. Over: 429.
+# A rate of 0 leaves that group unlimited.
+# Turns every rate limit on or off.
+enabled = true
+# POST /token.
+token = 300
+# /users CRUD and every other IM endpoint.
+users = 100
+# PUT/GET /users/{u}/push/binding, combined.
+binding = 100
+# /users/{u}/notification/..., /push/nickname, language.
+user_settings = 100
+# /push/label create, get, list, delete.
+label = 10
+# /push/label/{name}/user add, get, list, remove.
+label_user = 30
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_file_is_the_default() {
+        let parsed: Config = toml::from_str(DEFAULT_CONFIG_TOML).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn documented_file_names_every_setting() {
+        // Every key of the serialised default appears in the documented file, so a new
+        // setting cannot be added without documenting it.
+        let value = serde_json::to_value(Config::default()).unwrap();
+        fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+            if let Some(map) = v.as_object() {
+                for (k, v) in map {
+                    if v.is_object() {
+                        walk(k, v, out);
+                    } else {
+                        out.push(format!("{prefix}.{k}"));
+                    }
+                }
+            }
+        }
+        let mut keys = Vec::new();
+        walk("", &value, &mut keys);
+        let doc: toml::Value = toml::from_str(DEFAULT_CONFIG_TOML).unwrap();
+        for key in keys {
+            let (section, name) = key.split_once('.').unwrap();
+            let found = if section.is_empty() {
+                doc.get(name)
+            } else {
+                doc.get(section).and_then(|s| s.get(name))
+            };
+            assert!(
+                found.is_some(),
+                "setting {key} is missing from DEFAULT_CONFIG_TOML"
+            );
+        }
+    }
+}

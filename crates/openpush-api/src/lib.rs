@@ -1,0 +1,17 @@
+//! The HTTP face of OpenPush: Easemob-compatible handlers, authentication, envelopes, rate
+//! limits and the OpenAPI document, plus [`Server`], which binds and runs them.
+
+pub mod admin;
+pub mod auth;
+pub mod config;
+mod cursor;
+mod envelope;
+pub mod error;
+mod extract;
+mod ratelimit;
+mod routes;
+mod server;
+pub mod state;
+
+pub use config::{Config, DEFAULT_CONFIG_TOML};
+pub use server::{openapi, router, Server, ServerError};

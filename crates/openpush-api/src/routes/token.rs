@@ -1,0 +1,165 @@
+//! `POST /{org}/{app}/token`: app tokens (`client_credentials`, §1.2) and user tokens
+//! (`password`, device-protocol.md §1).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use openpush_core::Username;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+use utoipa::ToSchema;
+
+use super::lenient_i64;
+use crate::auth::{self, Claims, Subject};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::JsonBody;
+use crate::routes::users::user_entity;
+use crate::state::AppState;
+
+/// Token request. `ttl` (seconds; 0 = never expires) may be a number or a numeric string.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    #[schema(value_type = Option<i64>)]
+    pub ttl: Option<Value>,
+}
+
+/// What `expires_in` says for a token that never expires: the largest value a signed 32-bit
+/// reader takes (sdk-compat.md §7), about 68 years, so SDKs that refresh "before expiry" do not
+/// refresh on every call.
+pub const NEVER_EXPIRES_IN: i64 = i32::MAX as i64;
+
+fn ttl_secs(state: &AppState, ttl: Option<&Value>) -> ApiResult<u64> {
+    match ttl {
+        None | Some(Value::Null) => Ok(state.config.token.default_ttl_secs),
+        Some(v) => {
+            let n = lenient_i64("ttl", v)?;
+            u64::try_from(n).map_err(|_| {
+                ApiError::illegal_argument(format!(
+                    "ttl must be 0 or a positive number of seconds, got {n}"
+                ))
+            })
+        }
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/{org}/{app}/token",
+    tag = "auth",
+    params(("org" = String, Path), ("app" = String, Path)),
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "`{access_token, expires_in, application}` or, for `password`, `{access_token, expires_in, user}`"),
+        (status = 400, description = "missing or mismatched credentials"),
+        (status = 404, description = "no such org/app"),
+    )
+)]
+pub async fn token(
+    State(state): State<AppState>,
+    Path((org, name)): Path<(String, String)>,
+    JsonBody(req): JsonBody<TokenRequest>,
+) -> ApiResult<Response> {
+    let app = state
+        .app(&org, &name)
+        .await?
+        .ok_or_else(|| ApiError::app_not_found(&org, &name, &format!("{org}/{name}/token")))?;
+    let ttl = ttl_secs(&state, req.ttl.as_ref())?;
+    let now = state.now_ms();
+    let (expires_ms, expires_in) = if ttl == 0 {
+        (0, NEVER_EXPIRES_IN)
+    } else {
+        let ms = i64::try_from(ttl.saturating_mul(1000)).unwrap_or(i64::MAX);
+        (
+            now.saturating_add(ms),
+            i64::try_from(ttl).unwrap_or(i64::MAX).min(NEVER_EXPIRES_IN),
+        )
+    };
+    match req.grant_type.as_deref() {
+        Some("client_credentials") => {
+            let id = req
+                .client_id
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| ApiError::illegal_argument("client_id must be provided."))?;
+            let secret = req
+                .client_secret
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| ApiError::illegal_argument("client_secret must be provided"))?;
+            if !bool::from(id.as_bytes().ct_eq(app.client_id.as_bytes())) {
+                return Err(ApiError::invalid_grant("client_id does not match"));
+            }
+            if !auth::client_secret_matches(&secret, &app.secret_hash) {
+                return Err(ApiError::invalid_grant("client_secret does not match"));
+            }
+            let token = state.signer.sign(&Claims {
+                app_id: app.id,
+                issued_ms: now,
+                expires_ms,
+                subject: Subject::App,
+            });
+            Ok(Json(json!({
+                "access_token": token,
+                "expires_in": expires_in,
+                "application": app.uuid,
+            }))
+            .into_response())
+        }
+        Some("password") => {
+            let username = req
+                .username
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| ApiError::illegal_argument("username must be provided"))?;
+            let password = req
+                .password
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| ApiError::illegal_argument("password must be provided"))?;
+            let user = match Username::parse(&username) {
+                Ok(u) => state.store.user(app.id, &u).await?,
+                Err(_) => None,
+            };
+            let stored = user.as_ref().map(|u| u.password_hash.clone());
+            let ok = tokio::task::spawn_blocking(move || {
+                auth::verify_password(&password, stored.as_deref())
+            })
+            .await
+            .unwrap_or(false);
+            let user = match (ok, user) {
+                (true, Some(u)) => u,
+                _ => return Err(ApiError::invalid_grant("invalid username or password")),
+            };
+            let uuid = uuid::Uuid::parse_str(&user.uuid)
+                .map(|u| *u.as_bytes())
+                .map_err(|e| ApiError::internal(&e))?;
+            let token = state.signer.sign(&Claims {
+                app_id: app.id,
+                issued_ms: now,
+                expires_ms,
+                subject: Subject::User {
+                    uuid,
+                    username: user.username.as_str().to_owned(),
+                },
+            });
+            Ok(Json(json!({
+                "access_token": token,
+                "expires_in": expires_in,
+                "user": user_entity(&user, &[]),
+            }))
+            .into_response())
+        }
+        None => Err(ApiError::illegal_argument("grant_type must be provided.")),
+        Some(other) => Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            error: "unsupported_grant_type",
+            exception: "UnsupportedGrantTypeException",
+            description: format!(
+                "grant_type {other:?} is not supported; use client_credentials or password"
+            ),
+        }),
+    }
+}

@@ -1,0 +1,286 @@
+//! Router assembly and the server lifecycle: `Server::bind` binds (port 0 works) and reports
+//! its address; `run` serves until the shutdown future completes, then drains in-flight
+//! requests and closes the store.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, RawPathParams, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use openpush_core::{Clock, SystemClock};
+use openpush_store::sqlite::SqliteStore;
+use openpush_store::Store;
+use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::TokenSigner;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::extract::org_app;
+use crate::ratelimit::RateGroup;
+use crate::routes::{binding, labels, settings, token, users};
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "OpenPush",
+        description = "Self-hosted instant push with the Easemob (环信) Instant Push REST API. \
+                       App-level calls take `Authorization: Bearer <app token>` from `POST /{org}/{app}/token`."
+    ),
+    tags(
+        (name = "auth", description = "tokens"),
+        (name = "users", description = "IM users"),
+        (name = "push settings", description = "bindings, nicknames, do-not-disturb, language"),
+        (name = "labels", description = "push labels and their members"),
+    )
+)]
+struct ApiDoc;
+
+/// Answers 429 when the app named in the URL is over its rate for `group`. Unknown apps pass
+/// through: the handler refuses them anyway, and no bucket is made for them.
+async fn rate_limit(
+    State((state, group)): State<(AppState, RateGroup)>,
+    params: RawPathParams,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (org, app) = org_app(&params);
+    match state.app(&org, &app).await {
+        Ok(Some(app)) if !state.rate.allow(app.id, group) => {
+            ApiError::rate_limited().into_response()
+        }
+        Ok(_) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Every error axum produces on its own (a path it could not decode, say) gets the Easemob
+/// envelope too. Responses that are already JSON pass untouched.
+async fn envelope_errors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::method_not_allowed(method.as_str()).into_response()
+        }
+        StatusCode::NOT_FOUND => ApiError::url_invalid().into_response(),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError {
+            status,
+            error: "request_entity_too_large",
+            exception: "RequestEntityTooLargeException",
+            description: "request body is too large".into(),
+        }
+        .into_response(),
+        s if s.is_server_error() => {
+            tracing::error!(%status, "unexpected error response");
+            internal_error().into_response()
+        }
+        _ => ApiError::illegal_argument(status.canonical_reason().unwrap_or("bad request"))
+            .into_response(),
+    }
+}
+
+fn internal_error() -> ApiError {
+    ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        error: "internal_server_error",
+        exception: "InternalServerErrorException",
+        description: "internal server error".into(),
+    }
+}
+
+/// The endpoints, grouped by the rate limit that applies to them.
+fn api_groups() -> Vec<(RateGroup, OpenApiRouter<AppState>)> {
+    let auth = OpenApiRouter::new().routes(routes!(token::token));
+    let users = OpenApiRouter::new()
+        .routes(routes!(users::create_users, users::list_users))
+        .routes(routes!(
+            users::get_user,
+            users::update_user,
+            users::delete_user
+        ));
+    let binding = OpenApiRouter::new().routes(routes!(binding::put_binding, binding::get_binding));
+    let user_settings = OpenApiRouter::new()
+        .routes(routes!(settings::put_push_nickname))
+        .routes(routes!(
+            settings::put_notification,
+            settings::get_notification
+        ))
+        .routes(routes!(settings::put_language, settings::get_language));
+    let label = OpenApiRouter::new()
+        .routes(routes!(labels::create_label, labels::list_labels))
+        .routes(routes!(labels::get_label, labels::delete_label));
+    let label_user = OpenApiRouter::new()
+        .routes(routes!(
+            labels::add_label_users,
+            labels::remove_label_users,
+            labels::list_label_users
+        ))
+        .routes(routes!(labels::get_label_user));
+    vec![
+        (RateGroup::Token, auth),
+        (RateGroup::Users, users),
+        (RateGroup::Binding, binding),
+        (RateGroup::UserSettings, user_settings),
+        (RateGroup::Label, label),
+        (RateGroup::LabelUser, label_user),
+    ]
+}
+
+/// The OpenAPI document of every endpoint, generated from the handlers' annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_groups()
+        .into_iter()
+        .fold(
+            OpenApiRouter::with_openapi(ApiDoc::openapi()),
+            |acc, (_, r)| acc.merge(r),
+        )
+        .split_for_parts()
+        .1
+}
+
+pub fn router(state: AppState) -> Router {
+    let (router, doc) = api_groups()
+        .into_iter()
+        .fold(
+            OpenApiRouter::with_openapi(ApiDoc::openapi()),
+            |acc, (group, r)| {
+                let layer = middleware::from_fn_with_state((state.clone(), group), rate_limit);
+                acc.merge(r.route_layer(layer))
+            },
+        )
+        .split_for_parts();
+    let doc = Arc::new(doc);
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::url_invalid() })
+        .method_not_allowed_fallback(|method: Method| async move {
+            ApiError::method_not_allowed(method.as_str())
+        })
+        .layer(middleware::from_fn(envelope_errors))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            tracing::error!("a handler panicked");
+            internal_error().into_response()
+        }))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A bound, not yet serving, OpenPush server.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+    store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.local_addr().ok())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("opening the store")]
+    Store(#[from] openpush_store::StoreError),
+    #[error("the stored token signing key is damaged (expected 32 bytes)")]
+    SigningKey,
+    #[error("binding {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Server {
+    /// Opens the store, loads (or creates) the token key, and binds the listener.
+    pub async fn bind(config: Config) -> Result<Self, ServerError> {
+        Self::bind_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Server::bind`], with a clock of the caller's (tests use a manual one).
+    pub async fn bind_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ServerError> {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir).await?);
+        let key = store
+            .meta_get_or_insert("token_signing_key", &TokenSigner::random_key())
+            .await?;
+        let key: [u8; 32] = key.try_into().map_err(|_| ServerError::SigningKey)?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let state = AppState::new(store.clone(), config, TokenSigner::new(key), clock);
+        Ok(Self {
+            listener,
+            state,
+            store,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes; then stops accepting, gives in-flight requests up
+    /// to `shutdown_grace_secs` to finish, and closes the store.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
+        let app = router(self.state.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = tx.send(());
+        });
+        let drained = async {
+            // Connections that stay open past the grace period are dropped.
+            let _ = rx.await;
+            tokio::time::sleep(grace).await;
+        };
+        let result = tokio::select! {
+            r = serve => r,
+            () = drained => {
+                tracing::warn!("in-flight requests did not finish within {grace:?}; closing");
+                Ok(())
+            }
+        };
+        self.store.close().await;
+        tracing::info!("store closed");
+        result
+    }
+}

@@ -1,0 +1,73 @@
+//! Shared state of the HTTP layer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use openpush_core::Clock;
+use openpush_store::{App, Store};
+use parking_lot::RwLock;
+
+use crate::auth::TokenSigner;
+use crate::config::Config;
+use crate::error::ApiResult;
+use crate::ratelimit::RateLimiter;
+
+/// Cheap to clone; every handler gets one.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub store: Arc<dyn Store>,
+    pub config: Config,
+    pub signer: TokenSigner,
+    pub clock: Arc<dyn Clock>,
+    pub rate: RateLimiter,
+    apps: RwLock<HashMap<(String, String), Arc<App>>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: Config,
+        signer: TokenSigner,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let rate = RateLimiter::new(config.rate_limits.clone());
+        Self(Arc::new(Inner {
+            store,
+            config,
+            signer,
+            clock,
+            rate,
+            apps: RwLock::new(HashMap::new()),
+        }))
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The app named in a URL. Apps are never deleted or renamed, so a found app is cached
+    /// for the life of the process; a miss asks the store (apps created by `openpush app
+    /// create` while the server runs are found on first use).
+    pub async fn app(&self, org: &str, name: &str) -> ApiResult<Option<Arc<App>>> {
+        let key = (org.to_owned(), name.to_owned());
+        if let Some(app) = self.apps.read().get(&key) {
+            return Ok(Some(app.clone()));
+        }
+        let Some(app) = self.store.app_by_name(org, name).await? else {
+            return Ok(None);
+        };
+        let app = Arc::new(app);
+        self.apps.write().insert(key, app.clone());
+        Ok(Some(app))
+    }
+}

@@ -1,0 +1,535 @@
+//! The store contract: one suite every [`Store`] implementation must pass.
+//!
+//! An implementation runs it with [`store_contract_tests!`], giving an async expression that
+//! yields a fresh, empty store (and a guard that keeps its backing resources alive):
+//!
+//! ```ignore
+//! openpush_store::store_contract_tests!(async {
+//!     let dir = tempfile::tempdir().unwrap();
+//!     let store = SqliteStore::open(dir.path()).await.unwrap();
+//!     (std::sync::Arc::new(store) as Arc<dyn Store>, dir)
+//! });
+//! ```
+
+use openpush_core::settings::{ChatType, NotificationSetting, NotifyType};
+use openpush_core::{DeviceId, DeviceToken, LabelName, Nickname, NotifierName, Username};
+
+use crate::{LegacyDnd, MemberFailure, NewApp, NewUser, Store, StoreError, UserUpdate};
+
+/// Generates one `#[tokio::test]` per contract case.
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($factory:expr) => {
+        $crate::store_contract_tests!(@cases $factory;
+            meta_keeps_first_value, apps_are_unique_and_listed, users_create_get_list_page,
+            users_update_and_nicknames_are_atomic, delete_user_removes_dependents,
+            bindings_bind_rebind_unbind, notification_settings_round_trip,
+            labels_limit_and_delete, label_members_partial_success_and_limits,
+            data_is_scoped_per_app);
+    };
+    (@cases $factory:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let (store, _guard) = $factory.await;
+                $crate::contract::$case(&*store).await;
+            }
+        )*
+    };
+}
+
+fn u(s: &str) -> Username {
+    Username::parse(s).unwrap()
+}
+fn l(s: &str) -> LabelName {
+    LabelName::parse(s).unwrap()
+}
+
+async fn app(store: &dyn Store, name: &str) -> i64 {
+    store
+        .create_app(NewApp {
+            uuid: format!("uuid-{name}"),
+            org: "org".into(),
+            name: name.into(),
+            client_id: format!("cid-{name}"),
+            secret_hash: vec![1, 2, 3],
+            created: 1,
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+async fn users(store: &dyn Store, app_id: i64, names: &[&str]) {
+    let batch = names
+        .iter()
+        .map(|n| NewUser {
+            username: u(n),
+            uuid: format!("uuid-{n}"),
+            password_hash: "hash".into(),
+            nickname: String::new(),
+            created: 10,
+        })
+        .collect();
+    store.create_users(app_id, batch).await.unwrap();
+}
+
+pub async fn meta_keeps_first_value(store: &dyn Store) {
+    assert_eq!(store.meta_get_or_insert("k", b"one").await.unwrap(), b"one");
+    assert_eq!(store.meta_get_or_insert("k", b"two").await.unwrap(), b"one");
+}
+
+pub async fn apps_are_unique_and_listed(store: &dyn Store) {
+    let a = app(store, "a").await;
+    let dup = store
+        .create_app(NewApp {
+            uuid: "other".into(),
+            org: "org".into(),
+            name: "a".into(),
+            client_id: "other".into(),
+            secret_hash: vec![],
+            created: 1,
+        })
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    app(store, "b").await;
+    let found = store.app_by_name("org", "a").await.unwrap().unwrap();
+    assert_eq!(found.id, a);
+    assert_eq!(found.secret_hash, vec![1, 2, 3]);
+    assert_eq!(store.app_by_id(a).await.unwrap().unwrap().name, "a");
+    assert!(store.app_by_name("org", "A").await.unwrap().is_none());
+    let names: Vec<_> = store
+        .list_apps()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+}
+
+pub async fn users_create_get_list_page(store: &dyn Store) {
+    let a = app(store, "a").await;
+    users(store, a, &["u1", "u2"]).await;
+    // A batch with one existing user creates the rest and reports the existing one.
+    let batch = vec![
+        NewUser {
+            username: u("U2"),
+            uuid: "x".into(),
+            password_hash: "h".into(),
+            nickname: String::new(),
+            created: 11,
+        },
+        NewUser {
+            username: u("u3"),
+            uuid: "y".into(),
+            password_hash: "h".into(),
+            nickname: "three".into(),
+            created: 11,
+        },
+    ];
+    let out = store.create_users(a, batch).await.unwrap();
+    assert_eq!(out.existing, vec![u("u2")]);
+    assert_eq!(out.created.len(), 1);
+    assert_eq!(out.created[0].nickname, "three");
+    // All existing: a conflict, nothing written.
+    let again = vec![NewUser {
+        username: u("u1"),
+        uuid: "z".into(),
+        password_hash: "h".into(),
+        nickname: String::new(),
+        created: 12,
+    }];
+    assert!(matches!(
+        store.create_users(a, again).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.user(a, &u("u1")).await.unwrap().unwrap().uuid,
+        "uuid-u1"
+    );
+
+    let page1 = store.list_users(a, None, 2).await.unwrap();
+    assert_eq!(page1.len(), 2);
+    let page2 = store.list_users(a, Some(page1[1].key), 2).await.unwrap();
+    let all: Vec<_> = page1
+        .iter()
+        .chain(&page2)
+        .map(|x| x.username.as_str().to_owned())
+        .collect();
+    assert_eq!(all, ["u1", "u2", "u3"]);
+    assert!(store.user(a, &u("nobody")).await.unwrap().is_none());
+}
+
+pub async fn users_update_and_nicknames_are_atomic(store: &dyn Store) {
+    let a = app(store, "a").await;
+    users(store, a, &["u1", "u2"]).await;
+    let up = store
+        .update_user(
+            a,
+            &u("u1"),
+            UserUpdate {
+                nickname: Some(Nickname::parse("n", "Nick", 100).unwrap()),
+                display_style: Some(1),
+                legacy_dnd: Some(LegacyDnd {
+                    enabled: true,
+                    start_hour: Some(8),
+                    end_hour: Some(18),
+                }),
+                ..Default::default()
+            },
+            99,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(up.nickname, "Nick");
+    assert_eq!(up.display_style, 1);
+    assert_eq!(up.modified, 99);
+    assert_eq!(up.legacy_dnd.unwrap().end_hour, Some(18));
+    // Fields left out stay as they were.
+    let up = store
+        .update_user(
+            a,
+            &u("u1"),
+            UserUpdate {
+                language: Some("EU".into()),
+                ..Default::default()
+            },
+            100,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (up.nickname.as_str(), up.display_style, up.language.as_str()),
+        ("Nick", 1, "EU")
+    );
+    assert!(store
+        .update_user(a, &u("ghost"), UserUpdate::default(), 1)
+        .await
+        .unwrap()
+        .is_none());
+
+    let nick = |s: &str| Nickname::parse("n", s, 100).unwrap();
+    let bad = store
+        .set_nicknames(a, &[(u("u2"), nick("two")), (u("ghost"), nick("g"))], 5)
+        .await;
+    assert!(
+        matches!(bad, Err(StoreError::NotFound(ref m)) if m == "ghost"),
+        "{bad:?}"
+    );
+    assert_eq!(store.user(a, &u("u2")).await.unwrap().unwrap().nickname, "");
+    store
+        .set_nicknames(a, &[(u("u2"), nick("two"))], 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.user(a, &u("u2")).await.unwrap().unwrap().nickname,
+        "two"
+    );
+}
+
+fn d(s: &str) -> DeviceId {
+    DeviceId::parse(s).unwrap()
+}
+fn n(s: &str) -> NotifierName {
+    NotifierName::parse(s).unwrap()
+}
+fn t(s: &str) -> DeviceToken {
+    DeviceToken::parse(s).unwrap()
+}
+
+pub async fn delete_user_removes_dependents(store: &dyn Store) {
+    let a = app(store, "a").await;
+    users(store, a, &["u1", "u2"]).await;
+    store
+        .bind(a, &u("u1"), &d("dev"), &n("fcm"), &t("tok1"), 1)
+        .await
+        .unwrap();
+    store.create_label(a, &l("lab"), "", 1, 10).await.unwrap();
+    store
+        .add_label_users(a, &l("lab"), &[u("u1"), u("u2")], 1, 10)
+        .await
+        .unwrap();
+    let s = NotificationSetting::default_for(true);
+    store
+        .put_notification_setting(a, &u("u1"), ChatType::User, "u1", &s)
+        .await
+        .unwrap();
+
+    let gone = store.delete_user(a, &u("u1")).await.unwrap().unwrap();
+    assert_eq!(gone.username, u("u1"));
+    assert!(store.user(a, &u("u1")).await.unwrap().is_none());
+    assert!(store.bindings_of(a, &[u("u1")]).await.unwrap().is_empty());
+    assert_eq!(store.label(a, &l("lab")).await.unwrap().unwrap().count, 1);
+    assert!(store
+        .label_user(a, &l("lab"), &u("u1"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .notification_setting(a, &u("u1"), ChatType::User, "u1")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.delete_user(a, &u("u1")).await.unwrap().is_none());
+    // Re-creating the user starts clean.
+    users(store, a, &["u1"]).await;
+    assert!(store.bindings_of(a, &[u("u1")]).await.unwrap().is_empty());
+}
+
+pub async fn bindings_bind_rebind_unbind(store: &dyn Store) {
+    let a = app(store, "a").await;
+    users(store, a, &["u1", "u2"]).await;
+    let b = store
+        .bind(a, &u("u1"), &d("d1"), &n("fcm"), &t("tokA"), 1)
+        .await
+        .unwrap();
+    assert_eq!(b.len(), 1);
+    let b = store
+        .bind(a, &u("u1"), &d("d1"), &n("apns"), &t("tokB"), 2)
+        .await
+        .unwrap();
+    assert_eq!(b.len(), 2);
+    // Same (user, device, notifier): the token is replaced, not added.
+    let b = store
+        .bind(a, &u("u1"), &d("d1"), &n("fcm"), &t("tokA2"), 3)
+        .await
+        .unwrap();
+    assert_eq!(b.len(), 2);
+    assert!(b
+        .iter()
+        .any(|x| x.notifier_name == "fcm" && x.device_token == "tokA2"));
+    store
+        .bind(a, &u("u1"), &d("d2"), &n("fcm"), &t("tokC"), 4)
+        .await
+        .unwrap();
+    assert_eq!(store.bindings_of(a, &[u("u1")]).await.unwrap().len(), 3);
+
+    // The token moves to u2 when u2 binds it (same phone, other user).
+    store
+        .bind(a, &u("u2"), &d("d9"), &n("fcm"), &t("tokC"), 5)
+        .await
+        .unwrap();
+    let u1: Vec<_> = store.bindings_of(a, &[u("u1")]).await.unwrap();
+    assert_eq!(u1.len(), 2);
+    assert!(u1.iter().all(|x| x.device_token != "tokC"));
+
+    // Unbind one notifier, then the whole device.
+    let left = store
+        .unbind(a, &u("u1"), &d("d1"), Some(&n("apns")))
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    let left = store.unbind(a, &u("u1"), &d("d1"), None).await.unwrap();
+    assert!(left.is_empty());
+    let both = store.bindings_of(a, &[u("u1"), u("u2")]).await.unwrap();
+    assert_eq!(both.len(), 1);
+    assert_eq!(both[0].username, u("u2"));
+
+    assert!(matches!(
+        store
+            .bind(a, &u("ghost"), &d("d"), &n("fcm"), &t("tok"), 1)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.unbind(a, &u("ghost"), &d("d"), None).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+pub async fn notification_settings_round_trip(store: &dyn Store) {
+    let a = app(store, "a").await;
+    users(store, a, &["u1"]).await;
+    assert!(store
+        .notification_setting(a, &u("u1"), ChatType::User, "u1")
+        .await
+        .unwrap()
+        .is_none());
+    let s = NotificationSetting {
+        notify_type: NotifyType::At,
+        ignore_interval: "21:00-07:00".into(),
+        ignore_until_ms: 12345,
+    };
+    store
+        .put_notification_setting(a, &u("u1"), ChatType::User, "u1", &s)
+        .await
+        .unwrap();
+    let g = NotificationSetting {
+        notify_type: NotifyType::None,
+        ..NotificationSetting::default_for(false)
+    };
+    store
+        .put_notification_setting(a, &u("u1"), ChatType::ChatGroup, "g1", &g)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .notification_setting(a, &u("u1"), ChatType::User, "u1")
+            .await
+            .unwrap(),
+        Some(s)
+    );
+    assert_eq!(
+        store
+            .notification_setting(a, &u("u1"), ChatType::ChatGroup, "g1")
+            .await
+            .unwrap(),
+        Some(g)
+    );
+    assert!(matches!(
+        store
+            .put_notification_setting(
+                a,
+                &u("ghost"),
+                ChatType::User,
+                "ghost",
+                &NotificationSetting::default_for(true)
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+pub async fn labels_limit_and_delete(store: &dyn Store) {
+    let a = app(store, "a").await;
+    store
+        .create_label(a, &l("one"), "first", 5, 2)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_label(a, &l("one"), "", 5, 2).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store.create_label(a, &l("Two"), "", 6, 2).await.unwrap();
+    assert!(matches!(
+        store.create_label(a, &l("three"), "", 7, 2).await,
+        Err(StoreError::Limit(_))
+    ));
+    let one = store.label(a, &l("one")).await.unwrap().unwrap();
+    assert_eq!(
+        (one.description.as_str(), one.count, one.created),
+        ("first", 0, 5)
+    );
+    assert!(store.label(a, &l("ONE")).await.unwrap().is_none());
+    let p1 = store.list_labels(a, None, 1).await.unwrap();
+    let p2 = store.list_labels(a, Some(p1[0].key), 1).await.unwrap();
+    let p3 = store.list_labels(a, Some(p2[0].key), 1).await.unwrap();
+    assert_eq!(
+        (p1[0].name.as_str(), p2[0].name.as_str(), p3.len()),
+        ("one", "Two", 0)
+    );
+    users(store, a, &["u1"]).await;
+    store
+        .add_label_users(a, &l("one"), &[u("u1")], 1, 10)
+        .await
+        .unwrap();
+    assert!(store.delete_label(a, &l("one")).await.unwrap());
+    assert!(!store.delete_label(a, &l("one")).await.unwrap());
+    // The slot and the name are free again.
+    let again = store.create_label(a, &l("one"), "", 8, 2).await.unwrap();
+    assert_eq!(again.count, 0);
+}
+
+pub async fn label_members_partial_success_and_limits(store: &dyn Store) {
+    let a = app(store, "a").await;
+    users(store, a, &["u1", "u2", "u3"]).await;
+    store.create_label(a, &l("lab"), "", 1, 10).await.unwrap();
+    let out = store
+        .add_label_users(a, &l("lab"), &[u("u1"), u("ghost"), u("u2"), u("u3")], 7, 2)
+        .await
+        .unwrap();
+    assert_eq!(out.success, vec![u("u1"), u("u2")]);
+    assert_eq!(
+        out.fail,
+        vec![
+            (u("ghost"), MemberFailure::UserNotFound),
+            (u("u3"), MemberFailure::LabelFull)
+        ]
+    );
+    // Adding a member again succeeds without counting twice.
+    let out = store
+        .add_label_users(a, &l("lab"), &[u("u1")], 8, 2)
+        .await
+        .unwrap();
+    assert_eq!(out.success, vec![u("u1")]);
+    assert_eq!(store.label(a, &l("lab")).await.unwrap().unwrap().count, 2);
+    let m = store
+        .label_user(a, &l("lab"), &u("u1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.created, 7);
+    assert!(store
+        .label_user(a, &l("lab"), &u("u3"))
+        .await
+        .unwrap()
+        .is_none());
+
+    let page = store.list_label_users(a, &l("lab"), None, 1).await.unwrap();
+    assert_eq!(page[0].username, u("u1"));
+    let page = store
+        .list_label_users(a, &l("lab"), Some(page[0].key), 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|m| m.username.clone()).collect::<Vec<_>>(),
+        vec![u("u2")]
+    );
+
+    let out = store
+        .remove_label_users(a, &l("lab"), &[u("u1"), u("u3"), u("ghost")])
+        .await
+        .unwrap();
+    assert_eq!(out.success, vec![u("u1")]);
+    assert_eq!(
+        out.fail,
+        vec![
+            (u("u3"), MemberFailure::NotMember),
+            (u("ghost"), MemberFailure::UserNotFound)
+        ]
+    );
+    assert_eq!(store.label(a, &l("lab")).await.unwrap().unwrap().count, 1);
+
+    for r in [
+        store
+            .add_label_users(a, &l("nope"), &[u("u1")], 1, 10)
+            .await
+            .map(|_| ()),
+        store
+            .remove_label_users(a, &l("nope"), &[u("u1")])
+            .await
+            .map(|_| ()),
+        store
+            .list_label_users(a, &l("nope"), None, 10)
+            .await
+            .map(|_| ()),
+        store.label_user(a, &l("nope"), &u("u1")).await.map(|_| ()),
+    ] {
+        assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    }
+}
+
+pub async fn data_is_scoped_per_app(store: &dyn Store) {
+    let a = app(store, "a").await;
+    let b = app(store, "b").await;
+    users(store, a, &["u1"]).await;
+    users(store, b, &["u1"]).await;
+    store
+        .bind(a, &u("u1"), &d("d"), &n("fcm"), &t("same-token"), 1)
+        .await
+        .unwrap();
+    store
+        .bind(b, &u("u1"), &d("d"), &n("fcm"), &t("same-token"), 1)
+        .await
+        .unwrap();
+    // Binding the same token in app b does not release it in app a.
+    assert_eq!(store.bindings_of(a, &[u("u1")]).await.unwrap().len(), 1);
+    store.create_label(a, &l("lab"), "", 1, 10).await.unwrap();
+    assert!(store.label(b, &l("lab")).await.unwrap().is_none());
+    store.delete_user(b, &u("u1")).await.unwrap();
+    assert!(store.user(a, &u("u1")).await.unwrap().is_some());
+    assert_eq!(store.list_users(b, None, 10).await.unwrap().len(), 0);
+}

@@ -1,0 +1,185 @@
+//! Persistence for OpenPush.
+//!
+//! Everything above this crate talks to [`Store`]; nothing above it knows whether SQLite
+//! (single node, the default) or PostgreSQL (cluster) is underneath. Both implementations run
+//! the one contract suite in [`contract`].
+
+use async_trait::async_trait;
+use openpush_core::settings::{ChatType, NotificationSetting};
+use openpush_core::{DeviceId, DeviceToken, LabelName, Nickname, NotifierName, Username};
+
+mod model;
+pub mod sqlite;
+
+#[cfg(any(test, feature = "contract"))]
+pub mod contract;
+
+pub use model::*;
+
+/// What can go wrong in a store call. `Backend` carries the cause for the log; callers turn it
+/// into a 500 without showing its text.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint: the thing already exists.
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// A configured limit would be exceeded.
+    #[error("limit reached: {0}")]
+    Limit(String),
+    /// A row the call depends on does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The database failed.
+    #[error("{context}")]
+    Backend {
+        context: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The repositories OpenPush keeps. Every method is one transaction: a call either happens
+/// whole or not at all. Lists are keyset-paged on an opaque, increasing `i64` key.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    // ---- node-wide metadata -------------------------------------------------------------
+    /// Stores `value` under `key` unless a value is there already; returns the value kept.
+    /// Used for the token signing key, so every node and every restart agrees on it.
+    async fn meta_get_or_insert(&self, key: &str, value: &[u8]) -> Result<Vec<u8>>;
+
+    // ---- apps ---------------------------------------------------------------------------
+    async fn create_app(&self, app: NewApp) -> Result<App>;
+    async fn app_by_name(&self, org: &str, name: &str) -> Result<Option<App>>;
+    async fn app_by_id(&self, id: i64) -> Result<Option<App>>;
+    async fn list_apps(&self) -> Result<Vec<App>>;
+
+    // ---- users --------------------------------------------------------------------------
+    /// Creates the users in one transaction. A user that exists already is reported in the
+    /// result instead of failing the others; `Conflict` only if all of them exist.
+    async fn create_users(&self, app_id: i64, users: Vec<NewUser>) -> Result<CreatedUsers>;
+    async fn user(&self, app_id: i64, username: &Username) -> Result<Option<User>>;
+    /// Users with `key > after`, in key order.
+    async fn list_users(&self, app_id: i64, after: Option<i64>, limit: u32) -> Result<Vec<User>>;
+    /// Applies the changes that are `Some`; `None` if the user does not exist.
+    async fn update_user(
+        &self,
+        app_id: i64,
+        username: &Username,
+        update: UserUpdate,
+        now_ms: i64,
+    ) -> Result<Option<User>>;
+    /// Sets several nicknames at once. If any user is missing, nothing changes and the
+    /// missing ones are returned in `NotFound`.
+    async fn set_nicknames(
+        &self,
+        app_id: i64,
+        items: &[(Username, Nickname)],
+        now_ms: i64,
+    ) -> Result<()>;
+    /// Deletes the user with its bindings, settings and label memberships.
+    async fn delete_user(&self, app_id: i64, username: &Username) -> Result<Option<User>>;
+
+    // ---- push bindings ------------------------------------------------------------------
+    /// Binds (user, device, notifier) to `token`. The same (notifier, token) bound elsewhere
+    /// in the app is released first: a token belongs to one install, and that install to
+    /// the user who bound it last. Returns this device's bindings after the change.
+    async fn bind(
+        &self,
+        app_id: i64,
+        username: &Username,
+        device: &DeviceId,
+        notifier: &NotifierName,
+        token: &DeviceToken,
+        now_ms: i64,
+    ) -> Result<Vec<Binding>>;
+    /// Removes (user, device, notifier), or every binding of the device when `notifier` is
+    /// `None`. Returns the device's bindings after the change.
+    async fn unbind(
+        &self,
+        app_id: i64,
+        username: &Username,
+        device: &DeviceId,
+        notifier: Option<&NotifierName>,
+    ) -> Result<Vec<Binding>>;
+    /// Every binding of the given users, in one query.
+    async fn bindings_of(&self, app_id: i64, usernames: &[Username]) -> Result<Vec<Binding>>;
+
+    // ---- per-user notification settings -------------------------------------------------
+    async fn notification_setting(
+        &self,
+        app_id: i64,
+        username: &Username,
+        chattype: ChatType,
+        key: &str,
+    ) -> Result<Option<NotificationSetting>>;
+    async fn put_notification_setting(
+        &self,
+        app_id: i64,
+        username: &Username,
+        chattype: ChatType,
+        key: &str,
+        setting: &NotificationSetting,
+    ) -> Result<()>;
+
+    // ---- labels -------------------------------------------------------------------------
+    /// Creates a label unless the app already has `max_labels` of them.
+    async fn create_label(
+        &self,
+        app_id: i64,
+        name: &LabelName,
+        description: &str,
+        now_ms: i64,
+        max_labels: u32,
+    ) -> Result<Label>;
+    async fn label(&self, app_id: i64, name: &LabelName) -> Result<Option<Label>>;
+    async fn list_labels(&self, app_id: i64, after: Option<i64>, limit: u32) -> Result<Vec<Label>>;
+    /// Deletes the label and its memberships; `false` if it did not exist.
+    async fn delete_label(&self, app_id: i64, name: &LabelName) -> Result<bool>;
+    /// Adds users, never taking the label past `max_members`. `NotFound` if the label is missing.
+    async fn add_label_users(
+        &self,
+        app_id: i64,
+        name: &LabelName,
+        usernames: &[Username],
+        now_ms: i64,
+        max_members: u32,
+    ) -> Result<MemberChange>;
+    async fn remove_label_users(
+        &self,
+        app_id: i64,
+        name: &LabelName,
+        usernames: &[Username],
+    ) -> Result<MemberChange>;
+    async fn list_label_users(
+        &self,
+        app_id: i64,
+        name: &LabelName,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<LabelMember>>;
+    async fn label_user(
+        &self,
+        app_id: i64,
+        name: &LabelName,
+        username: &Username,
+    ) -> Result<Option<LabelMember>>;
+
+    /// Closes connections cleanly (checkpointing the SQLite WAL).
+    async fn close(&self);
+}
+
+#[cfg(test)]
+mod sqlite_contract {
+    use std::sync::Arc;
+
+    use crate::sqlite::SqliteStore;
+    use crate::Store;
+
+    crate::store_contract_tests!(async {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).await.unwrap();
+        (Arc::new(store) as Arc<dyn Store>, dir)
+    });
+}

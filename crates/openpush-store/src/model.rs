@@ -1,0 +1,141 @@
+//! Rows as the rest of OpenPush sees them.
+
+use openpush_core::{Nickname, Username};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct App {
+    pub id: i64,
+    pub uuid: String,
+    pub org: String,
+    pub name: String,
+    pub client_id: String,
+    /// SHA-256 of the client secret; the secret itself is never stored.
+    pub secret_hash: Vec<u8>,
+    pub created: i64,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("id", &self.id)
+            .field("org", &self.org)
+            .field("name", &self.name)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// `org#app`, as Easemob writes app keys.
+    pub fn app_key(&self) -> String {
+        format!("{}#{}", self.org, self.name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApp {
+    pub uuid: String,
+    pub org: String,
+    pub name: String,
+    pub client_id: String,
+    pub secret_hash: Vec<u8>,
+    pub created: i64,
+}
+
+/// Legacy do-not-disturb fields of `PUT /users/{u}` (sdk-compat.md §5).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyDnd {
+    pub enabled: bool,
+    pub start_hour: Option<u8>,
+    pub end_hour: Option<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Paging key: increasing in creation order.
+    pub key: i64,
+    pub username: Username,
+    pub uuid: String,
+    /// PHC string (argon2id).
+    pub password_hash: String,
+    pub nickname: String,
+    pub display_style: i32,
+    pub language: String,
+    pub legacy_dnd: Option<LegacyDnd>,
+    pub activated: bool,
+    pub created: i64,
+    pub modified: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: Username,
+    pub uuid: String,
+    pub password_hash: String,
+    pub nickname: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub nickname: Option<Nickname>,
+    pub display_style: Option<i32>,
+    pub language: Option<String>,
+    pub legacy_dnd: Option<LegacyDnd>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CreatedUsers {
+    pub created: Vec<User>,
+    pub existing: Vec<Username>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub username: Username,
+    pub device_id: String,
+    pub notifier_name: String,
+    pub device_token: String,
+    pub updated: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub key: i64,
+    pub name: String,
+    pub description: String,
+    pub count: i64,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelMember {
+    pub key: i64,
+    pub username: Username,
+    pub created: i64,
+}
+
+/// Why one user of an add/remove call was not changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberFailure {
+    UserNotFound,
+    LabelFull,
+    NotMember,
+}
+
+impl MemberFailure {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::UserNotFound => "user not exists",
+            Self::LabelFull => "label users exceed the limit",
+            Self::NotMember => "user not in label",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberChange {
+    pub success: Vec<Username>,
+    pub fail: Vec<(Username, MemberFailure)>,
+}

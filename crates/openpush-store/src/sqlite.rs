@@ -1,0 +1,801 @@
+//! The embedded store: one SQLite file in WAL mode.
+//!
+//! Writes go through a pool of exactly one connection, so every write transaction is
+//! serialised: check-then-insert sequences (label limits, member limits) are atomic without
+//! `BEGIN IMMEDIATE` gymnastics, and readers never see `SQLITE_BUSY` from a writer upgrade.
+//! Reads use a separate pool and see the last committed state.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use openpush_core::settings::{ChatType, NotificationSetting, NotifyType};
+use openpush_core::{DeviceId, DeviceToken, LabelName, Nickname, NotifierName, Username};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use crate::{
+    App, Binding, CreatedUsers, Label, LabelMember, MemberChange, MemberFailure, NewApp, NewUser,
+    Result, Store, StoreError, User, UserUpdate,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+fn backend(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| StoreError::Backend {
+        context,
+        source: Box::new(e),
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `openpush.db` in `dir` and applies migrations.
+    pub async fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend {
+            context: "creating the data directory",
+            source: Box::new(e),
+        })?;
+        let opts = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(backend("building SQLite options"))?
+            .filename(dir.join("openpush.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(opts.clone())
+            .await
+            .map_err(backend("opening the SQLite database"))?;
+        MIGRATOR
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Backend {
+                context: "applying SQLite migrations",
+                source: Box::new(e),
+            })?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts.read_only(true))
+            .await
+            .map_err(backend("opening SQLite readers"))?;
+        Ok(Self { writer, reader })
+    }
+}
+
+fn app_from_row(r: &SqliteRow) -> App {
+    App {
+        id: r.get("id"),
+        uuid: r.get("uuid"),
+        org: r.get("org"),
+        name: r.get("name"),
+        client_id: r.get("client_id"),
+        secret_hash: r.get("secret_hash"),
+        created: r.get("created"),
+    }
+}
+
+/// Rows come only from our own writes, so a value that fails to parse means corruption; we
+/// surface it as a backend error instead of panicking.
+fn stored_username(s: String) -> Result<Username> {
+    Username::parse(&s).map_err(|e| StoreError::Backend {
+        context: "reading a stored username",
+        source: Box::new(e),
+    })
+}
+
+fn user_from_row(r: &SqliteRow) -> Result<User> {
+    let legacy: Option<String> = r.get("legacy_dnd");
+    Ok(User {
+        key: r.get("id"),
+        username: stored_username(r.get("username"))?,
+        uuid: r.get("uuid"),
+        password_hash: r.get("password_hash"),
+        nickname: r.get("nickname"),
+        display_style: r.get("display_style"),
+        language: r.get("language"),
+        legacy_dnd: legacy.and_then(|s| serde_json::from_str(&s).ok()),
+        activated: r.get::<i64, _>("activated") != 0,
+        created: r.get("created"),
+        modified: r.get("modified"),
+    })
+}
+
+fn binding_from_row(r: &SqliteRow) -> Result<Binding> {
+    Ok(Binding {
+        username: stored_username(r.get("username"))?,
+        device_id: r.get("device_id"),
+        notifier_name: r.get("notifier_name"),
+        device_token: r.get("device_token"),
+        updated: r.get("updated"),
+    })
+}
+
+fn label_from_row(r: &SqliteRow) -> Label {
+    Label {
+        key: r.get("id"),
+        name: r.get("name"),
+        description: r.get("description"),
+        count: r.get("member_count"),
+        created: r.get("created"),
+    }
+}
+
+fn member_from_row(r: &SqliteRow) -> Result<LabelMember> {
+    Ok(LabelMember {
+        key: r.get("id"),
+        username: stored_username(r.get("username"))?,
+        created: r.get("created"),
+    })
+}
+
+const USER_COLS: &str = "id, username, uuid, password_hash, nickname, display_style, language, \
+                         legacy_dnd, activated, created, modified";
+
+async fn device_bindings(
+    conn: &mut sqlx::SqliteConnection,
+    app_id: i64,
+    username: &Username,
+    device: &DeviceId,
+) -> Result<Vec<Binding>> {
+    let rows = sqlx::query(
+        "SELECT username, device_id, notifier_name, device_token, updated FROM bindings \
+         WHERE app_id = ? AND username = ? AND device_id = ? ORDER BY notifier_name",
+    )
+    .bind(app_id)
+    .bind(username.as_str())
+    .bind(device.as_str())
+    .fetch_all(conn)
+    .await
+    .map_err(backend("reading a device's bindings"))?;
+    rows.iter().map(binding_from_row).collect()
+}
+
+async fn user_exists(
+    conn: &mut sqlx::SqliteConnection,
+    app_id: i64,
+    username: &Username,
+) -> Result<bool> {
+    let row = sqlx::query("SELECT 1 FROM users WHERE app_id = ? AND username = ?")
+        .bind(app_id)
+        .bind(username.as_str())
+        .fetch_optional(conn)
+        .await
+        .map_err(backend("checking a user"))?;
+    Ok(row.is_some())
+}
+
+async fn label_id(conn: &mut sqlx::SqliteConnection, app_id: i64, name: &LabelName) -> Result<i64> {
+    sqlx::query_scalar("SELECT id FROM labels WHERE app_id = ? AND name = ?")
+        .bind(app_id)
+        .bind(name.as_str())
+        .fetch_optional(conn)
+        .await
+        .map_err(backend("finding a label"))?
+        .ok_or_else(|| StoreError::NotFound(format!("label {name}")))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn meta_get_or_insert(&self, key: &str, value: &[u8]) -> Result<Vec<u8>> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("writing metadata"))?;
+        let v: Vec<u8> = sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend("reading metadata"))?;
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(v)
+    }
+
+    async fn create_app(&self, app: NewApp) -> Result<App> {
+        let row = sqlx::query(
+            "INSERT INTO apps (uuid, org, name, client_id, secret_hash, created) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+        )
+        .bind(&app.uuid)
+        .bind(&app.org)
+        .bind(&app.name)
+        .bind(&app.client_id)
+        .bind(&app.secret_hash)
+        .bind(app.created)
+        .fetch_one(&self.writer)
+        .await;
+        match row {
+            Ok(r) => Ok(app_from_row(&r)),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+                "app {}#{}",
+                app.org, app.name
+            ))),
+            Err(e) => Err(backend("creating an app")(e)),
+        }
+    }
+
+    async fn app_by_name(&self, org: &str, name: &str) -> Result<Option<App>> {
+        let row = sqlx::query("SELECT * FROM apps WHERE org = ? AND name = ?")
+            .bind(org)
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend("reading an app"))?;
+        Ok(row.as_ref().map(app_from_row))
+    }
+
+    async fn app_by_id(&self, id: i64) -> Result<Option<App>> {
+        let row = sqlx::query("SELECT * FROM apps WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend("reading an app"))?;
+        Ok(row.as_ref().map(app_from_row))
+    }
+
+    async fn list_apps(&self) -> Result<Vec<App>> {
+        let rows = sqlx::query("SELECT * FROM apps ORDER BY org, name")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend("listing apps"))?;
+        Ok(rows.iter().map(app_from_row).collect())
+    }
+
+    async fn create_users(&self, app_id: i64, users: Vec<NewUser>) -> Result<CreatedUsers> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let mut out = CreatedUsers::default();
+        for u in users {
+            let row = sqlx::query(&format!(
+                "INSERT INTO users (app_id, username, uuid, password_hash, nickname, created, modified) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, username) DO NOTHING \
+                 RETURNING {USER_COLS}"
+            ))
+            .bind(app_id)
+            .bind(u.username.as_str())
+            .bind(&u.uuid)
+            .bind(&u.password_hash)
+            .bind(&u.nickname)
+            .bind(u.created)
+            .bind(u.created)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend("creating a user"))?;
+            match row {
+                Some(r) => out.created.push(user_from_row(&r)?),
+                None => out.existing.push(u.username),
+            }
+        }
+        if out.created.is_empty() && !out.existing.is_empty() {
+            return Err(StoreError::Conflict(
+                out.existing
+                    .iter()
+                    .map(Username::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ));
+        }
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(out)
+    }
+
+    async fn user(&self, app_id: i64, username: &Username) -> Result<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM users WHERE app_id = ? AND username = ?"
+        ))
+        .bind(app_id)
+        .bind(username.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend("reading a user"))?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn list_users(&self, app_id: i64, after: Option<i64>, limit: u32) -> Result<Vec<User>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM users WHERE app_id = ? AND id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(app_id)
+        .bind(after.unwrap_or(0))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend("listing users"))?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn update_user(
+        &self,
+        app_id: i64,
+        username: &Username,
+        update: UserUpdate,
+        now_ms: i64,
+    ) -> Result<Option<User>> {
+        let legacy = update
+            .legacy_dnd
+            .as_ref()
+            .map(|l| serde_json::to_string(l).unwrap_or_default());
+        let row = sqlx::query(&format!(
+            "UPDATE users SET nickname = COALESCE(?, nickname), \
+             display_style = COALESCE(?, display_style), language = COALESCE(?, language), \
+             legacy_dnd = COALESCE(?, legacy_dnd), modified = ? \
+             WHERE app_id = ? AND username = ? RETURNING {USER_COLS}"
+        ))
+        .bind(update.nickname.as_ref().map(Nickname::as_str))
+        .bind(update.display_style)
+        .bind(update.language.as_deref())
+        .bind(legacy)
+        .bind(now_ms)
+        .bind(app_id)
+        .bind(username.as_str())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(backend("updating a user"))?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn set_nicknames(
+        &self,
+        app_id: i64,
+        items: &[(Username, Nickname)],
+        now_ms: i64,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let mut missing = Vec::new();
+        for (user, nick) in items {
+            let done = sqlx::query(
+                "UPDATE users SET nickname = ?, modified = ? WHERE app_id = ? AND username = ?",
+            )
+            .bind(nick.as_str())
+            .bind(now_ms)
+            .bind(app_id)
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("setting a nickname"))?;
+            if done.rows_affected() == 0 {
+                missing.push(user.as_str());
+            }
+        }
+        if !missing.is_empty() {
+            // Dropping the transaction rolls back the nicknames already set.
+            return Err(StoreError::NotFound(missing.join(",")));
+        }
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(())
+    }
+
+    async fn delete_user(&self, app_id: i64, username: &Username) -> Result<Option<User>> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        for sql in [
+            "DELETE FROM bindings WHERE app_id = ? AND username = ?",
+            "DELETE FROM notification_settings WHERE app_id = ? AND username = ?",
+            "DELETE FROM label_members WHERE app_id = ? AND username = ?",
+        ] {
+            sqlx::query(sql)
+                .bind(app_id)
+                .bind(username.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend("deleting a user's dependents"))?;
+        }
+        let row = sqlx::query(&format!(
+            "DELETE FROM users WHERE app_id = ? AND username = ? RETURNING {USER_COLS}"
+        ))
+        .bind(app_id)
+        .bind(username.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend("deleting a user"))?;
+        let user = row.as_ref().map(user_from_row).transpose()?;
+        if user.is_some() {
+            tx.commit().await.map_err(backend("commit"))?;
+        }
+        Ok(user)
+    }
+
+    async fn bind(
+        &self,
+        app_id: i64,
+        username: &Username,
+        device: &DeviceId,
+        notifier: &NotifierName,
+        token: &DeviceToken,
+        now_ms: i64,
+    ) -> Result<Vec<Binding>> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        if !user_exists(&mut tx, app_id, username).await? {
+            return Err(StoreError::NotFound(format!("user {username}")));
+        }
+        sqlx::query(
+            "DELETE FROM bindings WHERE app_id = ? AND notifier_name = ? AND device_token = ? \
+             AND NOT (username = ? AND device_id = ?)",
+        )
+        .bind(app_id)
+        .bind(notifier.as_str())
+        .bind(token.as_str())
+        .bind(username.as_str())
+        .bind(device.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend("releasing a token bound elsewhere"))?;
+        sqlx::query(
+            "INSERT INTO bindings (app_id, username, device_id, notifier_name, device_token, updated) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, username, device_id, notifier_name) \
+             DO UPDATE SET device_token = excluded.device_token, updated = excluded.updated",
+        )
+        .bind(app_id)
+        .bind(username.as_str())
+        .bind(device.as_str())
+        .bind(notifier.as_str())
+        .bind(token.as_str())
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend("writing a binding"))?;
+        let out = device_bindings(&mut tx, app_id, username, device).await?;
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(out)
+    }
+
+    async fn unbind(
+        &self,
+        app_id: i64,
+        username: &Username,
+        device: &DeviceId,
+        notifier: Option<&NotifierName>,
+    ) -> Result<Vec<Binding>> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        if !user_exists(&mut tx, app_id, username).await? {
+            return Err(StoreError::NotFound(format!("user {username}")));
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM bindings WHERE app_id = ");
+        q.push_bind(app_id)
+            .push(" AND username = ")
+            .push_bind(username.as_str())
+            .push(" AND device_id = ")
+            .push_bind(device.as_str());
+        if let Some(n) = notifier {
+            q.push(" AND notifier_name = ").push_bind(n.as_str());
+        }
+        q.build()
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("removing bindings"))?;
+        let out = device_bindings(&mut tx, app_id, username, device).await?;
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(out)
+    }
+
+    async fn bindings_of(&self, app_id: i64, usernames: &[Username]) -> Result<Vec<Binding>> {
+        if usernames.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT username, device_id, notifier_name, device_token, updated FROM bindings \
+             WHERE app_id = ",
+        );
+        q.push_bind(app_id).push(" AND username IN (");
+        let mut sep = q.separated(", ");
+        for u in usernames {
+            sep.push_bind(u.as_str());
+        }
+        q.push(") ORDER BY username, device_id, notifier_name");
+        let rows = q
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend("reading bindings"))?;
+        rows.iter().map(binding_from_row).collect()
+    }
+
+    async fn notification_setting(
+        &self,
+        app_id: i64,
+        username: &Username,
+        chattype: ChatType,
+        key: &str,
+    ) -> Result<Option<NotificationSetting>> {
+        let row = sqlx::query(
+            "SELECT notify_type, ignore_interval, ignore_until FROM notification_settings \
+             WHERE app_id = ? AND username = ? AND chattype = ? AND conv_key = ?",
+        )
+        .bind(app_id)
+        .bind(username.as_str())
+        .bind(chattype.as_str())
+        .bind(key)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend("reading a notification setting"))?;
+        row.map(|r| {
+            let t: String = r.get("notify_type");
+            Ok(NotificationSetting {
+                notify_type: NotifyType::parse(&t).map_err(|e| StoreError::Backend {
+                    context: "reading a stored notification type",
+                    source: Box::new(e),
+                })?,
+                ignore_interval: r.get("ignore_interval"),
+                ignore_until_ms: r.get("ignore_until"),
+            })
+        })
+        .transpose()
+    }
+
+    async fn put_notification_setting(
+        &self,
+        app_id: i64,
+        username: &Username,
+        chattype: ChatType,
+        key: &str,
+        setting: &NotificationSetting,
+    ) -> Result<()> {
+        let t = serde_json::to_value(setting.notify_type)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        if !user_exists(&mut tx, app_id, username).await? {
+            return Err(StoreError::NotFound(format!("user {username}")));
+        }
+        sqlx::query(
+            "INSERT INTO notification_settings \
+             (app_id, username, chattype, conv_key, notify_type, ignore_interval, ignore_until) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (app_id, username, chattype, conv_key) DO UPDATE SET \
+             notify_type = excluded.notify_type, ignore_interval = excluded.ignore_interval, \
+             ignore_until = excluded.ignore_until",
+        )
+        .bind(app_id)
+        .bind(username.as_str())
+        .bind(chattype.as_str())
+        .bind(key)
+        .bind(t)
+        .bind(&setting.ignore_interval)
+        .bind(setting.ignore_until_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend("writing a notification setting"))?;
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(())
+    }
+
+    async fn create_label(
+        &self,
+        app_id: i64,
+        name: &LabelName,
+        description: &str,
+        now_ms: i64,
+        max_labels: u32,
+    ) -> Result<Label> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM labels WHERE app_id = ?")
+            .bind(app_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend("counting labels"))?;
+        let exists = sqlx::query("SELECT 1 FROM labels WHERE app_id = ? AND name = ?")
+            .bind(app_id)
+            .bind(name.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend("checking a label"))?;
+        if exists.is_some() {
+            return Err(StoreError::Conflict(format!("label {name}")));
+        }
+        if n >= i64::from(max_labels) {
+            return Err(StoreError::Limit(format!(
+                "an app has at most {max_labels} labels"
+            )));
+        }
+        let row = sqlx::query(
+            "INSERT INTO labels (app_id, name, description, created) VALUES (?, ?, ?, ?) \
+             RETURNING id, name, description, member_count, created",
+        )
+        .bind(app_id)
+        .bind(name.as_str())
+        .bind(description)
+        .bind(now_ms)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend("creating a label"))?;
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(label_from_row(&row))
+    }
+
+    async fn label(&self, app_id: i64, name: &LabelName) -> Result<Option<Label>> {
+        let row = sqlx::query(
+            "SELECT id, name, description, member_count, created FROM labels \
+             WHERE app_id = ? AND name = ?",
+        )
+        .bind(app_id)
+        .bind(name.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend("reading a label"))?;
+        Ok(row.as_ref().map(label_from_row))
+    }
+
+    async fn list_labels(&self, app_id: i64, after: Option<i64>, limit: u32) -> Result<Vec<Label>> {
+        let rows = sqlx::query(
+            "SELECT id, name, description, member_count, created FROM labels \
+             WHERE app_id = ? AND id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(app_id)
+        .bind(after.unwrap_or(0))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend("listing labels"))?;
+        Ok(rows.iter().map(label_from_row).collect())
+    }
+
+    async fn delete_label(&self, app_id: i64, name: &LabelName) -> Result<bool> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let id = match label_id(&mut tx, app_id, name).await {
+            Ok(id) => id,
+            Err(StoreError::NotFound(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        sqlx::query("DELETE FROM label_members WHERE label_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("deleting label members"))?;
+        sqlx::query("DELETE FROM labels WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("deleting a label"))?;
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(true)
+    }
+
+    async fn add_label_users(
+        &self,
+        app_id: i64,
+        name: &LabelName,
+        usernames: &[Username],
+        now_ms: i64,
+        max_members: u32,
+    ) -> Result<MemberChange> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let id = label_id(&mut tx, app_id, name).await?;
+        let mut count: i64 = sqlx::query_scalar("SELECT member_count FROM labels WHERE id = ?")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend("counting label members"))?;
+        let mut out = MemberChange::default();
+        for u in usernames {
+            if !user_exists(&mut tx, app_id, u).await? {
+                out.fail.push((u.clone(), MemberFailure::UserNotFound));
+                continue;
+            }
+            let already =
+                sqlx::query("SELECT 1 FROM label_members WHERE label_id = ? AND username = ?")
+                    .bind(id)
+                    .bind(u.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend("checking a label member"))?;
+            if already.is_some() {
+                out.success.push(u.clone());
+                continue;
+            }
+            if count >= i64::from(max_members) {
+                out.fail.push((u.clone(), MemberFailure::LabelFull));
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO label_members (label_id, app_id, username, created) VALUES (?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(app_id)
+            .bind(u.as_str())
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("adding a label member"))?;
+            count += 1;
+            out.success.push(u.clone());
+        }
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(out)
+    }
+
+    async fn remove_label_users(
+        &self,
+        app_id: i64,
+        name: &LabelName,
+        usernames: &[Username],
+    ) -> Result<MemberChange> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let id = label_id(&mut tx, app_id, name).await?;
+        let mut out = MemberChange::default();
+        for u in usernames {
+            let done = sqlx::query("DELETE FROM label_members WHERE label_id = ? AND username = ?")
+                .bind(id)
+                .bind(u.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend("removing a label member"))?;
+            if done.rows_affected() > 0 {
+                out.success.push(u.clone());
+            } else if user_exists(&mut tx, app_id, u).await? {
+                out.fail.push((u.clone(), MemberFailure::NotMember));
+            } else {
+                out.fail.push((u.clone(), MemberFailure::UserNotFound));
+            }
+        }
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(out)
+    }
+
+    async fn list_label_users(
+        &self,
+        app_id: i64,
+        name: &LabelName,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<LabelMember>> {
+        let mut conn = self.reader.acquire().await.map_err(backend("acquire"))?;
+        let id = label_id(&mut conn, app_id, name).await?;
+        let rows = sqlx::query(
+            "SELECT id, username, created FROM label_members WHERE label_id = ? AND id > ? \
+             ORDER BY id LIMIT ?",
+        )
+        .bind(id)
+        .bind(after.unwrap_or(0))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend("listing label members"))?;
+        rows.iter().map(member_from_row).collect()
+    }
+
+    async fn label_user(
+        &self,
+        app_id: i64,
+        name: &LabelName,
+        username: &Username,
+    ) -> Result<Option<LabelMember>> {
+        let mut conn = self.reader.acquire().await.map_err(backend("acquire"))?;
+        let id = label_id(&mut conn, app_id, name).await?;
+        let row = sqlx::query(
+            "SELECT id, username, created FROM label_members WHERE label_id = ? AND username = ?",
+        )
+        .bind(id)
+        .bind(username.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend("reading a label member"))?;
+        row.as_ref().map(member_from_row).transpose()
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        // A final checkpoint folds the WAL back into the main file.
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.writer)
+            .await;
+        self.writer.close().await;
+    }
+}

@@ -1,0 +1,177 @@
+//! The `openpush` binary: a thin shell over the library crates.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use openpush_api::{Config, Server, DEFAULT_CONFIG_TOML};
+use openpush_core::SystemClock;
+use openpush_store::sqlite::SqliteStore;
+use openpush_store::Store;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "openpush",
+    version,
+    about = "Self-hosted instant push with the Easemob Push REST API"
+)]
+struct Cli {
+    /// TOML configuration file (see `openpush default-config`).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory of the embedded store; overrides the file and OPENPUSH_DATA_DIR.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on; overrides the file and OPENPUSH_LISTEN.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Manage apps in the store (works whether the server runs or not).
+    App {
+        #[command(subcommand)]
+        command: AppCommand,
+    },
+    /// Print every setting with its default and a one-line doc.
+    DefaultConfig,
+}
+
+#[derive(Debug, Subcommand)]
+enum AppCommand {
+    /// Create an app; prints {"org","app","client_id","client_secret"} once.
+    Create { org: String, app: String },
+    /// List apps (never their secrets).
+    List,
+}
+
+/// Defaults, then the file, then `OPENPUSH_*` (nested keys split on `__`), then flags.
+/// Unknown keys are reported, not fatal.
+fn load_config(cli: &Cli, listen: Option<std::net::SocketAddr>) -> Result<Config> {
+    let mut fig = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(path) = &cli.config {
+        anyhow::ensure!(
+            path.exists(),
+            "config file {} does not exist",
+            path.display()
+        );
+        fig = fig.merge(Toml::file(path));
+    }
+    fig = fig.merge(Env::prefixed("OPENPUSH_").split("__"));
+    if let Some(d) = &cli.data_dir {
+        fig = fig.merge(Serialized::default("data_dir", d));
+    }
+    if let Some(l) = listen {
+        fig = fig.merge(Serialized::default("listen", l.to_string()));
+    }
+    let value: figment::value::Value = fig.extract().context("reading configuration")?;
+    let mut unknown = Vec::new();
+    let config: Config = serde_ignored::deserialize(&value, |path| unknown.push(path.to_string()))
+        .context("invalid configuration")?;
+    for key in unknown {
+        tracing::warn!(%key, "unknown configuration key ignored");
+    }
+    Ok(config)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; draining in-flight requests");
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::DefaultConfig => {
+            print!("{DEFAULT_CONFIG_TOML}");
+            Ok(())
+        }
+        Command::Serve { listen } => {
+            let config = load_config(&cli, *listen)?;
+            let data_dir = config.data_dir.clone();
+            let server = Server::bind(config).await.context("starting the server")?;
+            let addr = server.local_addr().context("reading the bound address")?;
+            tracing::info!(%addr, data_dir = %data_dir.display(), "openpush listening");
+            server.run(shutdown_signal()).await.context("serving")?;
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Command::App { command } => {
+            let config = load_config(&cli, None)?;
+            let store = SqliteStore::open(&config.data_dir)
+                .await
+                .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+            let store: Arc<dyn Store> = Arc::new(store);
+            let result = app_command(&*store, command).await;
+            store.close().await;
+            result
+        }
+    }
+}
+
+async fn app_command(store: &dyn Store, command: &AppCommand) -> Result<()> {
+    match command {
+        AppCommand::Create { org, app } => {
+            let created = openpush_api::admin::create_app(store, &SystemClock, org, app)
+                .await
+                .context("creating the app")?;
+            let out = serde_json::json!({
+                "org": created.app.org,
+                "app": created.app.name,
+                "client_id": created.app.client_id,
+                "client_secret": created.client_secret,
+            });
+            println!("{out}");
+        }
+        AppCommand::List => {
+            for a in store.list_apps().await.context("listing apps")? {
+                let out = serde_json::json!({
+                    "org": a.org,
+                    "app": a.name,
+                    "client_id": a.client_id,
+                    "uuid": a.uuid,
+                    "created": a.created,
+                });
+                println!("{out}");
+            }
+        }
+    }
+    Ok(())
+}
