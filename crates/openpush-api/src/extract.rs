@@ -39,6 +39,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Turns a JSON value into `T`; `what` names the value in the message (e.g. `users[2]`).
+pub fn from_value<T: DeserializeOwned>(v: serde_json::Value, what: &str) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path.is_empty() || path == "." {
+            ApiError::illegal_argument(format!("invalid {what}: {inner}"))
+        } else {
+            ApiError::illegal_argument(format!("invalid value for {what}.{path}: {inner}"))
+        }
+    })
+}
+
 async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, state).await.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -49,7 +62,9 @@ async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
     })
 }
 
-/// A required JSON body.
+/// A required body that must be a JSON object. (serde's derived structs would also take an
+/// array of their fields in order, `["name", "desc"]`; Easemob bodies are objects, so
+/// anything else is refused before it can change data.)
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
@@ -58,7 +73,40 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let bytes = read_body(req, state).await?;
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|b| *b != b'{') {
+            // Still report broken JSON as such.
+            let v: serde_json::Value = parse_json(&bytes)?;
+            return Err(ApiError::illegal_argument(format!(
+                "invalid request body: expected a JSON object, got {}",
+                json_kind(&v)
+            )));
+        }
         parse_json(&bytes).map(JsonBody)
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// A required body of any JSON shape (for endpoints that take an object or an array).
+#[derive(Debug)]
+pub struct JsonValue(pub serde_json::Value);
+
+impl FromRequest<AppState> for JsonValue {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = read_body(req, state).await?;
+        parse_json(&bytes).map(JsonValue)
     }
 }
 

@@ -250,6 +250,11 @@ impl Server {
         })
     }
 
+    /// The store the server runs on (tests and admin tools use it beside the server).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }

@@ -31,6 +31,17 @@ fn check_charset(
     Ok(())
 }
 
+/// `.` and `..` (and longer runs of dots) are refused: clients normalise them out of URLs,
+/// so such a name could be created but never addressed again.
+fn not_only_dots(field: &str, value: &str) -> Result<(), InvalidValue> {
+    if value.chars().all(|c| c == '.') {
+        return Err(InvalidValue(format!(
+            "{field} must not consist of dots only"
+        )));
+    }
+    Ok(())
+}
+
 fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')
 }
@@ -149,6 +160,7 @@ impl Username {
             is_name_char,
             "letters, digits, '_', '-' and '.'",
         )?;
+        not_only_dots("username", s)?;
         Ok(Self(s.to_ascii_lowercase()))
     }
 }
@@ -163,6 +175,7 @@ impl LabelName {
             is_name_char,
             "letters, digits, '_', '-' and '.'",
         )?;
+        not_only_dots("label name", s)?;
         Ok(Self(s.to_owned()))
     }
 }
@@ -284,6 +297,8 @@ mod tests {
         let e = Username::parse("bad name").unwrap_err();
         assert!(e.0.contains("' '"), "{e}");
         assert!(Username::parse("用户").is_err());
+        assert!(Username::parse("..").is_err());
+        assert!(Username::parse("a.b").is_ok());
     }
 
     #[test]
@@ -294,6 +309,8 @@ mod tests {
             LabelName::parse("aa").unwrap()
         );
         assert!(LabelName::parse("a/b").is_err());
+        assert!(LabelName::parse(".").is_err());
+        assert!(LabelName::parse("...").is_err());
         assert!(LabelName::parse(&"x".repeat(65)).is_err());
     }
 

@@ -29,6 +29,15 @@ impl NotifyType {
             ))),
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "DEFAULT",
+            Self::All => "ALL",
+            Self::At => "AT",
+            Self::None => "NONE",
+        }
+    }
 }
 
 /// Whether a setting is the user's app-wide one or one conversation's.
@@ -56,7 +65,7 @@ impl ChatType {
     }
 }
 
-/// A daily do-not-disturb window `HH:MM-HH:MM` (24 h). Equal ends mean all day; an end before
+/// A daily do-not-disturb window `HH:MM-HH:MM` (24 h; `H:M` accepted, shown as `HH:MM`). Equal ends mean all day; an end before
 /// the start wraps past midnight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IgnoreInterval {
@@ -73,8 +82,12 @@ impl IgnoreInterval {
         };
         let (a, b) = s.split_once('-').ok_or_else(bad)?;
         let hm = |t: &str| -> Result<u16, InvalidValue> {
+            // Easemob's own client docs write `8:30-10:0`; accept one or two digits.
             let (h, m) = t.split_once(':').ok_or_else(bad)?;
-            if h.len() != 2 || m.len() != 2 {
+            if !(1..=2).contains(&h.len()) || !(1..=2).contains(&m.len()) {
+                return Err(bad());
+            }
+            if !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
                 return Err(bad());
             }
             let h: u16 = h.parse().map_err(|_| bad())?;
@@ -141,6 +154,28 @@ impl NotificationSetting {
     }
 }
 
+/// A change to a notification setting: the fields that are `Some` replace the stored ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotificationPatch {
+    pub notify_type: Option<NotifyType>,
+    pub ignore_interval: Option<String>,
+    pub ignore_until_ms: Option<i64>,
+}
+
+impl NotificationPatch {
+    pub fn apply(&self, s: &mut NotificationSetting) {
+        if let Some(t) = self.notify_type {
+            s.notify_type = t;
+        }
+        if let Some(i) = &self.ignore_interval {
+            s.ignore_interval.clone_from(i);
+        }
+        if let Some(u) = self.ignore_until_ms {
+            s.ignore_until_ms = u;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,9 +191,15 @@ mod tests {
         assert!(all.contains(0) && all.contains(23 * 60 + 59));
         let day = IgnoreInterval::parse("08:00-18:00").unwrap();
         assert!(day.contains(8 * 60) && !day.contains(18 * 60));
+        assert_eq!(
+            IgnoreInterval::parse("8:30-10:0").unwrap().to_string(),
+            "08:30-10:00"
+        );
         for bad in [
             "",
-            "8:00-9:00",
+            "800:00-9:00",
+            "+1:00-02:00",
+            "8-9",
             "24:00-01:00",
             "10:60-11:00",
             "10:00",

@@ -11,7 +11,7 @@
 //! });
 //! ```
 
-use openpush_core::settings::{ChatType, NotificationSetting, NotifyType};
+use openpush_core::settings::{ChatType, NotificationPatch, NotificationSetting, NotifyType};
 use openpush_core::{DeviceId, DeviceToken, LabelName, Nickname, NotifierName, Username};
 
 use crate::{LegacyDnd, MemberFailure, NewApp, NewUser, Store, StoreError, UserUpdate};
@@ -252,9 +252,19 @@ pub async fn delete_user_removes_dependents(store: &dyn Store) {
         .add_label_users(a, &l("lab"), &[u("u1"), u("u2")], 1, 10)
         .await
         .unwrap();
-    let s = NotificationSetting::default_for(true);
+    let dnd = NotificationPatch {
+        notify_type: Some(NotifyType::None),
+        ..Default::default()
+    };
     store
-        .put_notification_setting(a, &u("u1"), ChatType::User, "u1", &s)
+        .update_notification_setting(
+            a,
+            &u("u1"),
+            ChatType::User,
+            "u1",
+            &dnd,
+            NotificationSetting::default_for(true),
+        )
         .await
         .unwrap();
 
@@ -348,21 +358,64 @@ pub async fn notification_settings_round_trip(store: &dyn Store) {
         .await
         .unwrap()
         .is_none());
-    let s = NotificationSetting {
-        notify_type: NotifyType::At,
-        ignore_interval: "21:00-07:00".into(),
-        ignore_until_ms: 12345,
+    let patch = NotificationPatch {
+        notify_type: Some(NotifyType::At),
+        ignore_interval: Some("21:00-07:00".into()),
+        ignore_until_ms: None,
     };
-    store
-        .put_notification_setting(a, &u("u1"), ChatType::User, "u1", &s)
+    let got = store
+        .update_notification_setting(
+            a,
+            &u("u1"),
+            ChatType::User,
+            "u1",
+            &patch,
+            NotificationSetting::default_for(true),
+        )
         .await
         .unwrap();
-    let g = NotificationSetting {
-        notify_type: NotifyType::None,
-        ..NotificationSetting::default_for(false)
+    let want = NotificationSetting {
+        notify_type: NotifyType::At,
+        ignore_interval: "21:00-07:00".into(),
+        ignore_until_ms: 0,
+    };
+    assert_eq!(got, want);
+    // A second patch changes only its own field; the default is not re-applied.
+    let only_until = NotificationPatch {
+        ignore_until_ms: Some(12345),
+        ..Default::default()
+    };
+    let got = store
+        .update_notification_setting(
+            a,
+            &u("u1"),
+            ChatType::User,
+            "u1",
+            &only_until,
+            NotificationSetting::default_for(false),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        NotificationSetting {
+            ignore_until_ms: 12345,
+            ..want.clone()
+        }
+    );
+    let g = NotificationPatch {
+        notify_type: Some(NotifyType::None),
+        ..Default::default()
     };
     store
-        .put_notification_setting(a, &u("u1"), ChatType::ChatGroup, "g1", &g)
+        .update_notification_setting(
+            a,
+            &u("u1"),
+            ChatType::ChatGroup,
+            "g1",
+            &g,
+            NotificationSetting::default_for(false),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -370,23 +423,29 @@ pub async fn notification_settings_round_trip(store: &dyn Store) {
             .notification_setting(a, &u("u1"), ChatType::User, "u1")
             .await
             .unwrap(),
-        Some(s)
+        Some(NotificationSetting {
+            ignore_until_ms: 12345,
+            ..want
+        })
     );
     assert_eq!(
         store
             .notification_setting(a, &u("u1"), ChatType::ChatGroup, "g1")
             .await
-            .unwrap(),
-        Some(g)
+            .unwrap()
+            .unwrap()
+            .notify_type,
+        NotifyType::None
     );
     assert!(matches!(
         store
-            .put_notification_setting(
+            .update_notification_setting(
                 a,
                 &u("ghost"),
                 ChatType::User,
                 "ghost",
-                &NotificationSetting::default_for(true)
+                &g,
+                NotificationSetting::default_for(true)
             )
             .await,
         Err(StoreError::NotFound(_))

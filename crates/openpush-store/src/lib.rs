@@ -5,7 +5,7 @@
 //! the one contract suite in [`contract`].
 
 use async_trait::async_trait;
-use openpush_core::settings::{ChatType, NotificationSetting};
+use openpush_core::settings::{ChatType, NotificationPatch, NotificationSetting};
 use openpush_core::{DeviceId, DeviceToken, LabelName, Nickname, NotifierName, Username};
 
 mod model;
@@ -114,14 +114,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         chattype: ChatType,
         key: &str,
     ) -> Result<Option<NotificationSetting>>;
-    async fn put_notification_setting(
+    /// Applies `patch` to the stored setting (or to `default` if there is none) in one
+    /// transaction, so concurrent changes to different fields are not lost. Returns the result.
+    async fn update_notification_setting(
         &self,
         app_id: i64,
         username: &Username,
         chattype: ChatType,
         key: &str,
-        setting: &NotificationSetting,
-    ) -> Result<()>;
+        patch: &NotificationPatch,
+        default: NotificationSetting,
+    ) -> Result<NotificationSetting>;
 
     // ---- labels -------------------------------------------------------------------------
     /// Creates a label unless the app already has `max_labels` of them.

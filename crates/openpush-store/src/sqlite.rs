@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use openpush_core::settings::{ChatType, NotificationSetting, NotifyType};
+use openpush_core::settings::{ChatType, NotificationPatch, NotificationSetting, NotifyType};
 use openpush_core::{DeviceId, DeviceToken, LabelName, Nickname, NotifierName, Username};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -179,6 +179,38 @@ async fn user_exists(
         .await
         .map_err(backend("checking a user"))?;
     Ok(row.is_some())
+}
+
+async fn read_setting(
+    conn: &mut sqlx::SqliteConnection,
+    app_id: i64,
+    username: &Username,
+    chattype: ChatType,
+    key: &str,
+) -> Result<Option<NotificationSetting>> {
+    let row = sqlx::query(
+        "SELECT notify_type, ignore_interval, ignore_until FROM notification_settings \
+         WHERE app_id = ? AND username = ? AND chattype = ? AND conv_key = ?",
+    )
+    .bind(app_id)
+    .bind(username.as_str())
+    .bind(chattype.as_str())
+    .bind(key)
+    .fetch_optional(conn)
+    .await
+    .map_err(backend("reading a notification setting"))?;
+    row.map(|r| {
+        let t: String = r.get("notify_type");
+        Ok(NotificationSetting {
+            notify_type: NotifyType::parse(&t).map_err(|e| StoreError::Backend {
+                context: "reading a stored notification type",
+                source: Box::new(e),
+            })?,
+            ignore_interval: r.get("ignore_interval"),
+            ignore_until_ms: r.get("ignore_until"),
+        })
+    })
+    .transpose()
 }
 
 async fn label_id(conn: &mut sqlx::SqliteConnection, app_id: i64, name: &LabelName) -> Result<i64> {
@@ -514,47 +546,27 @@ impl Store for SqliteStore {
         chattype: ChatType,
         key: &str,
     ) -> Result<Option<NotificationSetting>> {
-        let row = sqlx::query(
-            "SELECT notify_type, ignore_interval, ignore_until FROM notification_settings \
-             WHERE app_id = ? AND username = ? AND chattype = ? AND conv_key = ?",
-        )
-        .bind(app_id)
-        .bind(username.as_str())
-        .bind(chattype.as_str())
-        .bind(key)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(backend("reading a notification setting"))?;
-        row.map(|r| {
-            let t: String = r.get("notify_type");
-            Ok(NotificationSetting {
-                notify_type: NotifyType::parse(&t).map_err(|e| StoreError::Backend {
-                    context: "reading a stored notification type",
-                    source: Box::new(e),
-                })?,
-                ignore_interval: r.get("ignore_interval"),
-                ignore_until_ms: r.get("ignore_until"),
-            })
-        })
-        .transpose()
+        let mut conn = self.reader.acquire().await.map_err(backend("acquire"))?;
+        read_setting(&mut conn, app_id, username, chattype, key).await
     }
 
-    async fn put_notification_setting(
+    async fn update_notification_setting(
         &self,
         app_id: i64,
         username: &Username,
         chattype: ChatType,
         key: &str,
-        setting: &NotificationSetting,
-    ) -> Result<()> {
-        let t = serde_json::to_value(setting.notify_type)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        patch: &NotificationPatch,
+        default: NotificationSetting,
+    ) -> Result<NotificationSetting> {
         let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
         if !user_exists(&mut tx, app_id, username).await? {
             return Err(StoreError::NotFound(format!("user {username}")));
         }
+        let mut setting = read_setting(&mut tx, app_id, username, chattype, key)
+            .await?
+            .unwrap_or(default);
+        patch.apply(&mut setting);
         sqlx::query(
             "INSERT INTO notification_settings \
              (app_id, username, chattype, conv_key, notify_type, ignore_interval, ignore_until) \
@@ -567,14 +579,14 @@ impl Store for SqliteStore {
         .bind(username.as_str())
         .bind(chattype.as_str())
         .bind(key)
-        .bind(t)
+        .bind(setting.notify_type.as_str())
         .bind(&setting.ignore_interval)
         .bind(setting.ignore_until_ms)
         .execute(&mut *tx)
         .await
         .map_err(backend("writing a notification setting"))?;
         tx.commit().await.map_err(backend("commit"))?;
-        Ok(())
+        Ok(setting)
     }
 
     async fn create_label(

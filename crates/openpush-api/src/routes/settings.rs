@@ -3,7 +3,8 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use openpush_core::settings::{
-    ChatType, IgnoreInterval, NotificationSetting, NotifyType, MAX_IGNORE_DURATION_MS,
+    ChatType, IgnoreInterval, NotificationPatch, NotificationSetting, NotifyType,
+    MAX_IGNORE_DURATION_MS,
 };
 use openpush_core::{Nickname, Username};
 use openpush_store::{StoreError, UserUpdate};
@@ -15,7 +16,7 @@ use super::binding::settings_user;
 use super::lenient_i64;
 use crate::envelope::Im;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AppCtx, JsonBody};
+use crate::extract::{AppCtx, JsonBody, JsonValue};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -36,13 +37,19 @@ pub struct PushNicknameItem {
 pub async fn put_push_nickname(
     State(state): State<AppState>,
     ctx: AppCtx,
-    JsonBody(body): JsonBody<Value>,
+    JsonValue(body): JsonValue,
 ) -> ApiResult<Response> {
     let limits = &state.config.limits;
     let items: Vec<PushNicknameItem> = match body {
         Value::Array(a) if a.is_empty() => {
             return Err(ApiError::illegal_argument(
                 "put user push nicknames illegal empty request body",
+            ))
+        }
+        // A derived struct would also take an array of its fields; items are objects.
+        Value::Array(a) if a.iter().any(|v| !v.is_object()) => {
+            return Err(ApiError::illegal_argument(
+                "invalid push nickname item: expected a JSON object {username, push_nickname}",
             ))
         }
         Value::Array(a) => serde_json::from_value(Value::Array(a))
@@ -62,17 +69,18 @@ pub async fn put_push_nickname(
     let mut parsed = Vec::with_capacity(items.len());
     for it in &items {
         let user = Username::parse(&it.username)?;
+        // Only a length error has Easemob's text; other refusals keep their own.
+        if it.push_nickname.chars().count() > limits.nickname_max_chars {
+            return Err(ApiError::illegal_argument(format!(
+                "{} push nickname length exceeds the limit",
+                it.username
+            )));
+        }
         let nick = Nickname::parse(
             "push_nickname",
             &it.push_nickname,
             limits.nickname_max_chars,
-        )
-        .map_err(|_| {
-            ApiError::illegal_argument(format!(
-                "{} push nickname length exceeds the limit",
-                it.username
-            ))
-        })?;
+        )?;
         parsed.push((user, nick));
     }
     match state
@@ -158,13 +166,16 @@ pub async fn put_notification(
     let user = settings_user(&username)?;
     let (chattype, key, app_level) = conversation(&user, &chattype, &key)?;
     let now = state.now_ms();
-    let mut s = state
-        .store
-        .notification_setting(ctx.app.id, &user, chattype, &key)
-        .await?
-        .unwrap_or_else(|| NotificationSetting::default_for(app_level));
+    let mut patch = NotificationPatch::default();
     if let Some(t) = &req.notify_type {
-        s.notify_type = NotifyType::parse(t)?;
+        let t = NotifyType::parse(t)?;
+        // DEFAULT means "use the app setting" (§6.6): the app setting itself cannot be it.
+        if app_level && t == NotifyType::Default {
+            return Err(ApiError::illegal_argument(
+                "parameters is invalid : type DEFAULT applies to conversations only; the app-level setting takes ALL, AT or NONE",
+            ));
+        }
+        patch.notify_type = Some(t);
     }
     if let Some(i) = &req.ignore_interval {
         if !i.is_empty() && !app_level {
@@ -172,11 +183,11 @@ pub async fn put_notification(
                 "ignoreInterval applies to the app-level setting only (chattype user, key = the user's own id)",
             ));
         }
-        s.ignore_interval = if i.is_empty() {
+        patch.ignore_interval = Some(if i.is_empty() {
             String::new()
         } else {
             IgnoreInterval::parse(i)?.to_string()
-        };
+        });
     }
     if let Some(v) = &req.ignore_duration {
         let d = lenient_i64("ignoreDuration", v)?;
@@ -185,17 +196,17 @@ pub async fn put_notification(
                 "ignoreDuration must be from 0 to {MAX_IGNORE_DURATION_MS} ms, got {d}"
             )));
         }
-        s.ignore_until_ms = if d == 0 { 0 } else { now + d };
+        patch.ignore_until_ms = Some(if d == 0 { 0 } else { now + d });
     }
-    match state
+    let default = NotificationSetting::default_for(app_level);
+    let s = state
         .store
-        .put_notification_setting(ctx.app.id, &user, chattype, &key, &s)
+        .update_notification_setting(ctx.app.id, &user, chattype, &key, &patch, default)
         .await
-    {
-        Ok(()) => {}
-        Err(StoreError::NotFound(_)) => return Err(ApiError::user_required(user.as_str())),
-        Err(e) => return Err(e.into()),
-    }
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => ApiError::user_required(user.as_str()),
+            e => e.into(),
+        })?;
     let im = Im {
         ctx: &ctx,
         now_ms: now,

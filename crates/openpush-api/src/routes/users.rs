@@ -13,7 +13,7 @@ use crate::auth;
 use crate::cursor;
 use crate::envelope::Im;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AppCtx, JsonBody, QueryMap};
+use crate::extract::{from_value, AppCtx, JsonBody, JsonValue, QueryMap};
 use crate::state::AppState;
 
 /// The user entity: Easemob's fields plus `pushInfo` (note `device_Id`, sdk-compat.md §11).
@@ -81,7 +81,7 @@ fn path_user(raw: &str) -> ApiResult<Username> {
 pub async fn create_users(
     State(state): State<AppState>,
     ctx: AppCtx,
-    JsonBody(body): JsonBody<Value>,
+    JsonValue(body): JsonValue,
 ) -> ApiResult<Response> {
     let limits = &state.config.limits;
     let (items, single) = match body {
@@ -112,8 +112,17 @@ pub async fn create_users(
                 format!("[{i}].{field}")
             }
         };
-        let r: NewUserRequest = serde_json::from_value(item)
-            .map_err(|e| ApiError::illegal_argument(format!("invalid user {}: {e}", at(""))))?;
+        let what = if single {
+            "user".to_owned()
+        } else {
+            format!("users[{i}]")
+        };
+        if !item.is_object() {
+            return Err(ApiError::illegal_argument(format!(
+                "invalid {what}: expected a JSON object"
+            )));
+        }
+        let r: NewUserRequest = from_value(item, &what)?;
         let username = Username::parse(&r.username)
             .map_err(|e| ApiError::illegal_argument(format!("{}: {e}", at("username"))))?;
         let password = Password::parse(&r.password)

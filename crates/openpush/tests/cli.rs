@@ -1,0 +1,218 @@
+//! The binary itself: `app create/list`, `default-config`, `serve` with flags and env, and a
+//! clean stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_openpush"));
+    c.env_remove("RUST_LOG");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("OPENPUSH_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn run(args: &[&str], dir: &std::path::Path) -> (bool, String, String) {
+    let out = bin().args(args).current_dir(dir).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Starts `openpush serve` and waits for its "listening" line; returns the child and address.
+fn serve(dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> (Child, String) {
+    let mut cmd = bin();
+    cmd.arg("serve")
+        .args(extra)
+        .current_dir(dir)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let addr = loop {
+        assert!(Instant::now() < deadline, "server did not start");
+        let line = lines.next().expect("server exited").unwrap();
+        if let Some(i) = line.find("addr=") {
+            break line[i + 5..].split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+fn sigterm(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn default_config_prints_every_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, _) = run(&["default-config"], dir.path());
+    assert!(ok);
+    assert!(out.contains("listen = \"127.0.0.1:8099\""));
+    assert!(out.contains("data_dir = \"./openpush-data\""));
+    assert!(out.contains("labels_per_app = 100"));
+    let parsed: toml::Value = toml::from_str(&out).unwrap();
+    assert!(parsed.get("rate_limits").is_some());
+}
+
+#[test]
+fn app_create_and_list_without_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = run(&["app", "create", "demo", "shop"], dir.path());
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["org"], "demo");
+    assert_eq!(v["app"], "shop");
+    let secret = v["client_secret"].as_str().unwrap().to_owned();
+    assert!(v["client_id"].as_str().unwrap().starts_with("YXA6"));
+    assert!(dir.path().join("openpush-data/openpush.db").exists());
+    // Creating it again fails and says why.
+    let (ok, _, err) = run(&["app", "create", "demo", "shop"], dir.path());
+    assert!(!ok);
+    assert!(err.contains("already exists"), "{err}");
+    let (ok, _, err) = run(&["app", "create", "bad org", "x"], dir.path());
+    assert!(!ok);
+    assert!(err.contains("org"), "{err}");
+    let (ok, out, _) = run(&["app", "list"], dir.path());
+    assert!(ok);
+    assert!(out.contains("\"shop\""));
+    assert!(!out.contains(&secret), "app list must never show secrets");
+    assert!(!err.contains(&secret));
+}
+
+#[tokio::test]
+async fn serve_honours_flags_and_env_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("state");
+    let data_s = data.to_str().unwrap();
+    let (ok, out, _) = run(
+        &["--data-dir", data_s, "app", "create", "o", "a"],
+        dir.path(),
+    );
+    assert!(ok);
+    let creds: Value = serde_json::from_str(out.trim()).unwrap();
+
+    // Env sets the listen address and a limit; the flag wins over env for the data dir.
+    let (mut child, addr) = serve(
+        dir.path(),
+        &["--data-dir", data_s],
+        &[
+            ("OPENPUSH_LISTEN", "127.0.0.1:0"),
+            ("OPENPUSH_DATA_DIR", "/nonexistent/ignored"),
+            ("OPENPUSH_LIMITS__LABELS_PER_APP", "1"),
+        ],
+    );
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+    let tok: Value = client
+        .post(format!("{base}/o/a/token"))
+        .body(json!({"grant_type": "client_credentials", "client_id": creds["client_id"], "client_secret": creds["client_secret"]}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let t = tok["access_token"].as_str().unwrap().to_owned();
+    let first = client
+        .post(format!("{base}/o/a/push/label"))
+        .bearer_auth(&t)
+        .body(r#"{"name":"one"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    let second = client
+        .post(format!("{base}/o/a/push/label"))
+        .bearer_auth(&t)
+        .body(r#"{"name":"two"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        second.status(),
+        403,
+        "OPENPUSH_LIMITS__LABELS_PER_APP=1 applies"
+    );
+
+    // An app created by the CLI while the server runs is usable at once.
+    let (ok, out, _) = run(
+        &["--data-dir", data_s, "app", "create", "o", "late"],
+        dir.path(),
+    );
+    assert!(ok);
+    let late: Value = serde_json::from_str(out.trim()).unwrap();
+    let res = client
+        .post(format!("{base}/o/late/token"))
+        .body(json!({"grant_type": "client_credentials", "client_id": late["client_id"], "client_secret": late["client_secret"]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    sigterm(&child);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    // The WAL was folded back on close.
+    let wal = data.join("openpush.db-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
+
+    // And it starts again on the same state, with the same token.
+    let (child2, addr2) = serve(
+        dir.path(),
+        &["--data-dir", data_s, "--listen", "127.0.0.1:0"],
+        &[],
+    );
+    let res = client
+        .get(format!("http://{addr2}/o/a/push/label/one"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    sigterm(&child2);
+    let mut child2 = child2;
+    assert!(child2.wait().unwrap().success());
+}
+
+#[test]
+fn unknown_config_keys_warn_and_bad_values_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "listen = \"not an address\"\n").unwrap();
+    let (ok, _, err) = run(&["--config", cfg.to_str().unwrap(), "serve"], dir.path());
+    assert!(!ok);
+    assert!(
+        err.contains("listen") || err.contains("configuration"),
+        "{err}"
+    );
+    let (ok, _, err) = run(&["--config", "/no/such/file.toml", "serve"], dir.path());
+    assert!(!ok);
+    assert!(err.contains("does not exist"), "{err}");
+}
