@@ -21,6 +21,7 @@ pub struct Config {
     pub token: TokenConfig,
     pub limits: Limits,
     pub rate_limits: RateLimits,
+    pub gateway: openpush_gateway::GatewayConfig,
 }
 
 impl Default for Config {
@@ -33,6 +34,7 @@ impl Default for Config {
             token: TokenConfig::default(),
             limits: Limits::default(),
             rate_limits: RateLimits::default(),
+            gateway: openpush_gateway::GatewayConfig::default(),
         }
     }
 }
@@ -76,6 +78,8 @@ pub struct Limits {
     pub users_per_label: u32,
     /// Largest `limit` of the label lists (default page size too). Default: 100.
     pub label_page_max: u32,
+    /// Users per `POST /push/single`. Default: 100.
+    pub push_targets_max: usize,
 }
 
 impl Default for Limits {
@@ -91,6 +95,7 @@ impl Default for Limits {
             label_users_per_call: 100,
             users_per_label: 20_000,
             label_page_max: 100,
+            push_targets_max: 100,
         }
     }
 }
@@ -114,6 +119,12 @@ pub struct RateLimits {
     pub label: u32,
     /// `/push/label/{name}/user` add, get, list, remove. Default: 30.
     pub label_user: u32,
+    /// `POST /push/sync/{user}`. Default: 1.
+    pub push_sync: u32,
+    /// `POST /push/async/{user}`. Default: 200.
+    pub push_async: u32,
+    /// `POST /push/single`. Default: 10.
+    pub push_single: u32,
 }
 
 impl Default for RateLimits {
@@ -126,6 +137,9 @@ impl Default for RateLimits {
             user_settings: 100,
             label: 10,
             label_user: 30,
+            push_sync: 1,
+            push_async: 200,
+            push_single: 10,
         }
     }
 }
@@ -169,6 +183,8 @@ label_users_per_call = 100
 users_per_label = 20000
 # Largest `limit` of the label lists (also their default page size).
 label_page_max = 100
+# Users per POST /push/single.
+push_targets_max = 100
 
 [rate_limits]
 # Requests per second per app key and endpoint group; a burst of one second's worth. Over: 429.
@@ -187,6 +203,25 @@ user_settings = 100
 label = 10
 # /push/label/{name}/user add, get, list, remove.
 label_user = 30
+# POST /push/sync/{user}.
+push_sync = 1
+# POST /push/async/{user}.
+push_async = 200
+# POST /push/single.
+push_single = 10
+
+[gateway]
+# The Easemob channel (device WebSocket at /{org}/{app}/push/connect).
+# Seconds between the heartbeats a device is told to send; silent for three of them: closed.
+heartbeat_secs = 30
+# Notifications queued per connection before it counts as too slow (closed with 4008).
+send_queue = 256
+# Queued notifications read from the store per replay page.
+replay_page = 256
+# How long the offline queue keeps a notification unless the app sets its own (7 days).
+offline_retention_secs = 604800
+# Connection-table shards.
+hub_shards = 64
 "#;
 
 #[cfg(test)]

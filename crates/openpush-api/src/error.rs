@@ -50,6 +50,16 @@ impl ApiError {
         )
     }
 
+    /// 400 `MessageException`: a bad pushMessage (§8); the text names the field.
+    pub fn message(msg: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "MessageException",
+            msg,
+        )
+    }
+
     /// 400 on the token endpoint: a credential does not match.
     pub fn invalid_grant(msg: impl Into<String>) -> Self {
         Self::new(

@@ -201,8 +201,8 @@ pub fn org_app(params: &RawPathParams) -> (String, String) {
 }
 
 /// The token of an `Authorization: Bearer …` header, if any.
-pub fn bearer(parts: &Parts) -> Option<&str> {
-    let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -216,7 +216,7 @@ impl FromRequestParts<AppState> for AppCtx {
             .await
             .map_err(|_| ApiError::url_invalid())?;
         let (org, name) = org_app(&params);
-        let token = bearer(parts).ok_or(ApiError::unauthorized(Unauthorized::Missing))?;
+        let token = bearer(&parts.headers).ok_or(ApiError::unauthorized(Unauthorized::Missing))?;
         let claims = state
             .signer
             .verify(token, state.now_ms())

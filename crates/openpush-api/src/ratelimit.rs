@@ -19,6 +19,11 @@ pub enum RateGroup {
     UserSettings,
     Label,
     LabelUser,
+    PushSync,
+    PushAsync,
+    PushSingle,
+    /// Routes with no per-app rate (the device connection).
+    Unlimited,
 }
 
 #[derive(Debug)]
@@ -50,6 +55,10 @@ impl RateLimiter {
             RateGroup::UserSettings => c.user_settings,
             RateGroup::Label => c.label,
             RateGroup::LabelUser => c.label_user,
+            RateGroup::PushSync => c.push_sync,
+            RateGroup::PushAsync => c.push_async,
+            RateGroup::PushSingle => c.push_single,
+            RateGroup::Unlimited => 0,
         }
     }
 

@@ -12,9 +12,12 @@ use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use openpush_core::{Clock, SystemClock};
+use openpush_core::{Clock, IdGenerator, SystemClock};
+use openpush_engine::Engine;
+use openpush_gateway::{Gateway, LocalBus};
 use openpush_store::sqlite::SqliteStore;
 use openpush_store::Store;
+use openpush_vendors::NoVendors;
 use tokio::net::TcpListener;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -25,7 +28,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::extract::org_app;
 use crate::ratelimit::RateGroup;
-use crate::routes::{binding, labels, settings, token, users};
+use crate::routes::{binding, connect, labels, push, settings, token, users};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -133,8 +136,17 @@ fn api_groups() -> Vec<(RateGroup, OpenApiRouter<AppState>)> {
             labels::list_label_users
         ))
         .routes(routes!(labels::get_label_user));
+    let push_sync = OpenApiRouter::new().routes(routes!(push::push_sync));
+    let push_async = OpenApiRouter::new().routes(routes!(push::push_async));
+    let push_single = OpenApiRouter::new().routes(routes!(push::push_single));
+    // The device connection is limited by authentication and the connection itself.
+    let channel = OpenApiRouter::new().routes(routes!(connect::connect));
     vec![
         (RateGroup::Token, auth),
+        (RateGroup::PushSync, push_sync),
+        (RateGroup::PushAsync, push_async),
+        (RateGroup::PushSingle, push_single),
+        (RateGroup::Unlimited, channel),
         (RateGroup::Users, users),
         (RateGroup::Binding, binding),
         (RateGroup::UserSettings, user_settings),
@@ -242,7 +254,16 @@ impl Server {
                     addr: config.listen,
                     source,
                 })?;
-        let state = AppState::new(store.clone(), config, TokenSigner::new(key), clock);
+        let gateway = Gateway::start(store.clone(), clock.clone(), config.gateway.clone());
+        let engine = Arc::new(Engine {
+            store: store.clone(),
+            bus: Arc::new(LocalBus(gateway.hub.clone())),
+            gateway,
+            vendors: Arc::new(NoVendors),
+            clock: clock.clone(),
+            ids: IdGenerator::new(0),
+        });
+        let state = AppState::new(store.clone(), engine, config, TokenSigner::new(key), clock);
         Ok(Self {
             listener,
             state,
@@ -268,8 +289,11 @@ impl Server {
         let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
         let app = router(self.state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let hub = self.state.gateway.hub.clone();
         let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move {
             shutdown.await;
+            // Devices are told to reconnect elsewhere (1001) while HTTP requests drain.
+            hub.close_all(openpush_gateway::frames::CLOSE_GOING_AWAY);
             let _ = tx.send(());
         });
         let drained = async {
@@ -284,6 +308,7 @@ impl Server {
                 Ok(())
             }
         };
+        self.state.gateway.shutdown().await;
         self.store.close().await;
         tracing::info!("store closed");
         result

@@ -19,6 +19,8 @@ pub struct AppState(Arc<Inner>);
 #[derive(Debug)]
 pub struct Inner {
     pub store: Arc<dyn Store>,
+    pub engine: Arc<openpush_engine::Engine>,
+    pub gateway: Arc<openpush_gateway::Gateway>,
     pub config: Config,
     pub signer: TokenSigner,
     pub clock: Arc<dyn Clock>,
@@ -36,6 +38,7 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(
         store: Arc<dyn Store>,
+        engine: Arc<openpush_engine::Engine>,
         config: Config,
         signer: TokenSigner,
         clock: Arc<dyn Clock>,
@@ -43,6 +46,8 @@ impl AppState {
         let rate = RateLimiter::new(config.rate_limits.clone());
         Self(Arc::new(Inner {
             store,
+            gateway: engine.gateway.clone(),
+            engine,
             config,
             signer,
             clock,

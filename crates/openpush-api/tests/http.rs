@@ -197,6 +197,10 @@ async fn openapi_covers_every_endpoint() {
         ("get", "/{org}/{app}/push/label/{labelname}/user"),
         ("delete", "/{org}/{app}/push/label/{labelname}/user"),
         ("get", "/{org}/{app}/push/label/{labelname}/user/{username}"),
+        ("post", "/{org}/{app}/push/sync/{target}"),
+        ("post", "/{org}/{app}/push/async/{target}"),
+        ("post", "/{org}/{app}/push/single"),
+        ("get", "/{org}/{app}/push/connect"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let mut count = 0;
@@ -237,7 +241,8 @@ async fn every_route_answers_with_json_and_never_500_on_garbage() {
             .replace("{username}", "u1")
             .replace("{labelname}", "lab")
             .replace("{chattype}", "user")
-            .replace("{key}", "u1");
+            .replace("{key}", "u1")
+            .replace("{target}", "u1");
         for m in ops.as_object().unwrap().keys() {
             let method = Method::from_bytes(m.to_uppercase().as_bytes()).unwrap();
             for body in [

@@ -6,14 +6,17 @@
 
 pub mod clock;
 pub mod id;
+pub mod message;
 pub mod names;
 pub mod settings;
+pub mod strategy;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use id::IdGenerator;
 pub use names::{
     AppName, DeviceId, DeviceToken, LabelName, Nickname, NotifierName, OrgName, Password, Username,
 };
+pub use strategy::Strategy;
 
 /// Why a value was refused. The message names the field and the rule it broke; it is shown
 /// to API callers as is.

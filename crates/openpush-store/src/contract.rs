@@ -14,7 +14,10 @@
 use openpush_core::settings::{ChatType, NotificationPatch, NotificationSetting, NotifyType};
 use openpush_core::{DeviceId, DeviceToken, LabelName, Nickname, NotifierName, Username};
 
-use crate::{LegacyDnd, MemberFailure, NewApp, NewUser, Store, StoreError, UserUpdate};
+use crate::{
+    Ack, ChannelMessage, Enqueue, LegacyDnd, MemberFailure, NewApp, NewUser, PendingRow, Store,
+    StoreError, UserUpdate,
+};
 
 /// Generates one `#[tokio::test]` per contract case.
 #[macro_export]
@@ -25,7 +28,8 @@ macro_rules! store_contract_tests {
             users_update_and_nicknames_are_atomic, delete_user_removes_dependents,
             bindings_bind_rebind_unbind, notification_settings_round_trip,
             labels_limit_and_delete, label_members_partial_success_and_limits,
-            data_is_scoped_per_app);
+            data_is_scoped_per_app, offline_queue_enqueue_replay_ack_expire,
+            first_device_adopts_parked_copies);
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
         $(
@@ -159,6 +163,13 @@ pub async fn users_create_get_list_page(store: &dyn Store) {
         .collect();
     assert_eq!(all, ["u1", "u2", "u3"]);
     assert!(store.user(a, &u("nobody")).await.unwrap().is_none());
+    let mut some = store
+        .existing_users(a, &[u("u3"), u("nobody"), u("u1")])
+        .await
+        .unwrap();
+    some.sort();
+    assert_eq!(some, vec![u("u1"), u("u3")]);
+    assert!(store.existing_users(a, &[]).await.unwrap().is_empty());
 }
 
 pub async fn users_update_and_nicknames_are_atomic(store: &dyn Store) {
@@ -591,4 +602,163 @@ pub async fn data_is_scoped_per_app(store: &dyn Store) {
     store.delete_user(b, &u("u1")).await.unwrap();
     assert!(store.user(a, &u("u1")).await.unwrap().is_some());
     assert_eq!(store.list_users(b, None, 10).await.unwrap().len(), 0);
+}
+
+fn message(id: i64, app_id: i64, expires_at: i64) -> ChannelMessage {
+    ChannelMessage {
+        id,
+        app_id,
+        task_id: Some(7),
+        push_msg_id: None,
+        body: format!(r#"{{"title":"t{id}","content":"c"}}"#),
+        sent_at: 100,
+        expires_at,
+    }
+}
+
+fn row(id: i64, user: &str, device: &str) -> PendingRow {
+    PendingRow {
+        id,
+        username: u(user),
+        device_id: device.into(),
+    }
+}
+
+pub async fn offline_queue_enqueue_replay_ack_expire(store: &dyn Store) {
+    let a = app(store, "a").await;
+    users(store, a, &["u1", "u2"]).await;
+    store.touch_device(a, &u("u1"), &d("d1"), 1).await.unwrap();
+    store.touch_device(a, &u("u1"), &d("d2"), 1).await.unwrap();
+    let mut devs = store.devices_of(a, &[u("u1"), u("u2")]).await.unwrap();
+    devs.sort();
+    assert_eq!(
+        devs,
+        vec![(u("u1"), "d1".to_owned()), (u("u1"), "d2".to_owned())]
+    );
+
+    store
+        .enqueue(&[
+            Enqueue {
+                message: message(10, a, 1_000),
+                rows: vec![row(11, "u1", "d1"), row(12, "u1", "d2")],
+            },
+            Enqueue {
+                message: message(20, a, 5_000),
+                rows: vec![row(21, "u1", "d1")],
+            },
+        ])
+        .await
+        .unwrap();
+    let got = store
+        .pending_for(a, &u("u1"), &d("d1"), None, 500, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        got.iter().map(|p| p.id).collect::<Vec<_>>(),
+        [11, 21],
+        "oldest first"
+    );
+    assert_eq!(got[0].message.body, r#"{"title":"t10","content":"c"}"#);
+    assert_eq!(got[0].message.task_id, Some(7));
+    // Paging.
+    let got = store
+        .pending_for(a, &u("u1"), &d("d1"), Some(11), 500, 10)
+        .await
+        .unwrap();
+    assert_eq!(got.iter().map(|p| p.id).collect::<Vec<_>>(), [21]);
+    // Ack removes only that device's copy: 12 belongs to d2 and 999 does not exist.
+    let ack = |id: i64| Ack {
+        app_id: a,
+        username: u("u1"),
+        device_id: "d1".into(),
+        id,
+    };
+    assert_eq!(store.ack(&[ack(11), ack(12), ack(999)]).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .pending_for(a, &u("u1"), &d("d2"), None, 500, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Expired copies are not replayed, and purging removes them.
+    assert!(store
+        .pending_for(a, &u("u1"), &d("d2"), None, 1_000, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.purge_expired(1_000).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .pending_for(a, &u("u1"), &d("d1"), None, 1_000, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Deleting the user drops its queue and devices.
+    store.delete_user(a, &u("u1")).await.unwrap();
+    assert!(store.devices_of(a, &[u("u1")]).await.unwrap().is_empty());
+    users(store, a, &["u1"]).await;
+    assert!(store
+        .pending_for(a, &u("u1"), &d("d1"), None, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn first_device_adopts_parked_copies(store: &dyn Store) {
+    let a = app(store, "a").await;
+    users(store, a, &["u1"]).await;
+    store
+        .enqueue(&[Enqueue {
+            message: message(1, a, 10_000),
+            rows: vec![row(2, "u1", "")],
+        }])
+        .await
+        .unwrap();
+    assert!(store
+        .touch_device(a, &u("u1"), &d("first"), 5)
+        .await
+        .unwrap());
+    assert!(!store
+        .touch_device(a, &u("u1"), &d("first"), 6)
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .pending_for(a, &u("u1"), &d("first"), None, 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // A second device does not take over the first one's copy.
+    store
+        .enqueue(&[Enqueue {
+            message: message(3, a, 10_000),
+            rows: vec![row(4, "u1", "")],
+        }])
+        .await
+        .unwrap();
+    assert!(store
+        .touch_device(a, &u("u1"), &d("second"), 7)
+        .await
+        .unwrap());
+    assert!(store
+        .pending_for(a, &u("u1"), &d("second"), None, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.set_offline_retention(a, Some(60)).await.unwrap(), ());
+    assert_eq!(
+        store
+            .app_by_id(a)
+            .await
+            .unwrap()
+            .unwrap()
+            .offline_retention_secs,
+        Some(60)
+    );
 }

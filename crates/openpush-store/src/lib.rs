@@ -60,6 +60,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// result instead of failing the others; `Conflict` only if all of them exist.
     async fn create_users(&self, app_id: i64, users: Vec<NewUser>) -> Result<CreatedUsers>;
     async fn user(&self, app_id: i64, username: &Username) -> Result<Option<User>>;
+    /// Which of the given users exist, in one query.
+    async fn existing_users(&self, app_id: i64, usernames: &[Username]) -> Result<Vec<Username>>;
     /// Users with `key > after`, in key order.
     async fn list_users(&self, app_id: i64, after: Option<i64>, limit: u32) -> Result<Vec<User>>;
     /// Applies the changes that are `Some`; `None` if the user does not exist.
@@ -168,6 +170,43 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         name: &LabelName,
         username: &Username,
     ) -> Result<Option<LabelMember>>;
+
+    /// Sets an app's offline retention (`None`: the server default).
+    async fn set_offline_retention(&self, app_id: i64, secs: Option<i64>) -> Result<()>;
+
+    // ---- the Easemob channel: devices and the offline queue ------------------------------
+    /// Records that a device connected. If it is the user's first known device, it adopts
+    /// the copies kept for the user while no device was known. Returns whether it was new.
+    async fn touch_device(
+        &self,
+        app_id: i64,
+        username: &Username,
+        device: &DeviceId,
+        now_ms: i64,
+    ) -> Result<bool>;
+    /// The known Easemob-channel devices of the given users, in one query.
+    async fn devices_of(
+        &self,
+        app_id: i64,
+        usernames: &[Username],
+    ) -> Result<Vec<(Username, String)>>;
+    /// Writes messages and their queued copies, all in one transaction.
+    async fn enqueue(&self, batch: &[Enqueue]) -> Result<()>;
+    /// A device's queued, unexpired deliveries with `id > after`, oldest first.
+    async fn pending_for(
+        &self,
+        app_id: i64,
+        username: &Username,
+        device: &DeviceId,
+        after: Option<i64>,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<PendingDelivery>>;
+    /// Removes acknowledged deliveries, each only if it belongs to the device that acked it;
+    /// one transaction for the whole batch. Returns how many were removed.
+    async fn ack(&self, acks: &[Ack]) -> Result<u64>;
+    /// Removes expired deliveries and messages nothing refers to any more.
+    async fn purge_expired(&self, now_ms: i64) -> Result<u64>;
 
     /// Closes connections cleanly (checkpointing the SQLite WAL).
     async fn close(&self);

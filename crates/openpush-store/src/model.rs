@@ -13,6 +13,9 @@ pub struct App {
     /// SHA-256 of the client secret; the secret itself is never stored.
     pub secret_hash: Vec<u8>,
     pub created: i64,
+    /// Offline retention of the Easemob channel for this app, in seconds; `None` = the
+    /// server's default.
+    pub offline_retention_secs: Option<i64>,
 }
 
 impl std::fmt::Debug for App {
@@ -138,4 +141,49 @@ impl MemberFailure {
 pub struct MemberChange {
     pub success: Vec<Username>,
     pub fail: Vec<(Username, MemberFailure)>,
+}
+
+/// A notification body for the Easemob channel, stored once per send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelMessage {
+    pub id: i64,
+    pub app_id: i64,
+    pub task_id: Option<i64>,
+    pub push_msg_id: Option<i64>,
+    /// The pushMessage as stored (JSON text).
+    pub body: String,
+    pub sent_at: i64,
+    pub expires_at: i64,
+}
+
+/// One queued copy of a message for one device (`device_id` empty: the user has no known
+/// device yet; the first device to connect adopts it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRow {
+    pub id: i64,
+    pub username: Username,
+    pub device_id: String,
+}
+
+/// A message and its queued copies, written in one transaction.
+#[derive(Debug, Clone)]
+pub struct Enqueue {
+    pub message: ChannelMessage,
+    pub rows: Vec<PendingRow>,
+}
+
+/// A queued delivery as replayed to a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDelivery {
+    pub id: i64,
+    pub message: ChannelMessage,
+}
+
+/// A device's acknowledgement of one delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    pub app_id: i64,
+    pub username: Username,
+    pub device_id: String,
+    pub id: i64,
 }

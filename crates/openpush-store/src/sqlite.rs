@@ -19,8 +19,8 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use crate::{
-    App, Binding, CreatedUsers, Label, LabelMember, MemberChange, MemberFailure, NewApp, NewUser,
-    Result, Store, StoreError, User, UserUpdate,
+    Ack, App, Binding, ChannelMessage, CreatedUsers, Enqueue, Label, LabelMember, MemberChange,
+    MemberFailure, NewApp, NewUser, PendingDelivery, Result, Store, StoreError, User, UserUpdate,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -88,6 +88,7 @@ fn app_from_row(r: &SqliteRow) -> App {
         client_id: r.get("client_id"),
         secret_hash: r.get("secret_hash"),
         created: r.get("created"),
+        offline_retention_secs: r.get("offline_retention_secs"),
     }
 }
 
@@ -341,6 +342,27 @@ impl Store for SqliteStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    async fn existing_users(&self, app_id: i64, usernames: &[Username]) -> Result<Vec<Username>> {
+        if usernames.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT username FROM users WHERE app_id = ");
+        q.push_bind(app_id).push(" AND username IN (");
+        let mut sep = q.separated(", ");
+        for u in usernames {
+            sep.push_bind(u.as_str());
+        }
+        q.push(")");
+        let rows = q
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend("checking users"))?;
+        rows.iter()
+            .map(|r| stored_username(r.get("username")))
+            .collect()
+    }
+
     async fn list_users(&self, app_id: i64, after: Option<i64>, limit: u32) -> Result<Vec<User>> {
         let rows = sqlx::query(&format!(
             "SELECT {USER_COLS} FROM users WHERE app_id = ? AND id > ? ORDER BY id LIMIT ?"
@@ -421,6 +443,8 @@ impl Store for SqliteStore {
             "DELETE FROM bindings WHERE app_id = ? AND username = ?",
             "DELETE FROM notification_settings WHERE app_id = ? AND username = ?",
             "DELETE FROM label_members WHERE app_id = ? AND username = ?",
+            "DELETE FROM devices WHERE app_id = ? AND username = ?",
+            "DELETE FROM pending WHERE app_id = ? AND username = ?",
         ] {
             sqlx::query(sql)
                 .bind(app_id)
@@ -800,6 +824,241 @@ impl Store for SqliteStore {
         .await
         .map_err(backend("reading a label member"))?;
         row.as_ref().map(member_from_row).transpose()
+    }
+
+    async fn set_offline_retention(&self, app_id: i64, secs: Option<i64>) -> Result<()> {
+        sqlx::query("UPDATE apps SET offline_retention_secs = ? WHERE id = ?")
+            .bind(secs)
+            .bind(app_id)
+            .execute(&self.writer)
+            .await
+            .map_err(backend("setting offline retention"))?;
+        Ok(())
+    }
+
+    async fn touch_device(
+        &self,
+        app_id: i64,
+        username: &Username,
+        device: &DeviceId,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let updated = sqlx::query(
+            "UPDATE devices SET last_seen = ? WHERE app_id = ? AND username = ? AND device_id = ?",
+        )
+        .bind(now_ms)
+        .bind(app_id)
+        .bind(username.as_str())
+        .bind(device.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend("recording a device"))?;
+        let new = updated.rows_affected() == 0;
+        if new {
+            let known: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM devices WHERE app_id = ? AND username = ?",
+            )
+            .bind(app_id)
+            .bind(username.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend("counting devices"))?;
+            sqlx::query(
+                "INSERT INTO devices (app_id, username, device_id, first_seen, last_seen) \
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(app_id)
+            .bind(username.as_str())
+            .bind(device.as_str())
+            .bind(now_ms)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("recording a device"))?;
+            if known == 0 {
+                sqlx::query(
+                    "UPDATE pending SET device_id = ? WHERE app_id = ? AND username = ? AND device_id = ''",
+                )
+                .bind(device.as_str())
+                .bind(app_id)
+                .bind(username.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend("adopting queued copies"))?;
+            }
+        }
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(new)
+    }
+
+    async fn devices_of(
+        &self,
+        app_id: i64,
+        usernames: &[Username],
+    ) -> Result<Vec<(Username, String)>> {
+        if usernames.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q =
+            QueryBuilder::<Sqlite>::new("SELECT username, device_id FROM devices WHERE app_id = ");
+        q.push_bind(app_id).push(" AND username IN (");
+        let mut sep = q.separated(", ");
+        for u in usernames {
+            sep.push_bind(u.as_str());
+        }
+        q.push(") ORDER BY username, device_id");
+        let rows = q
+            .build()
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend("reading devices"))?;
+        rows.iter()
+            .map(|r| Ok((stored_username(r.get("username"))?, r.get("device_id"))))
+            .collect()
+    }
+
+    async fn enqueue(&self, batch: &[Enqueue]) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        for e in batch {
+            let m = &e.message;
+            sqlx::query(
+                "INSERT INTO channel_messages (id, app_id, task_id, push_msg_id, body, sent_at, expires_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(m.id)
+            .bind(m.app_id)
+            .bind(m.task_id)
+            .bind(m.push_msg_id)
+            .bind(&m.body)
+            .bind(m.sent_at)
+            .bind(m.expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("storing a channel message"))?;
+            // Multi-row inserts, chunked under SQLite's bound-parameter limit.
+            for chunk in e.rows.chunks(1000) {
+                let mut q = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO pending (id, app_id, username, device_id, message_id, expires_at) ",
+                );
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.id)
+                        .push_bind(m.app_id)
+                        .push_bind(r.username.as_str())
+                        .push_bind(r.device_id.as_str())
+                        .push_bind(m.id)
+                        .push_bind(m.expires_at);
+                });
+                q.build()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend("queueing deliveries"))?;
+            }
+        }
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(())
+    }
+
+    async fn pending_for(
+        &self,
+        app_id: i64,
+        username: &Username,
+        device: &DeviceId,
+        after: Option<i64>,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<PendingDelivery>> {
+        let rows = sqlx::query(
+            "SELECT p.id AS pid, m.id, m.app_id, m.task_id, m.push_msg_id, m.body, m.sent_at, m.expires_at \
+             FROM pending p JOIN channel_messages m ON m.id = p.message_id \
+             WHERE p.app_id = ? AND p.username = ? AND p.device_id = ? AND p.id > ? AND p.expires_at > ? \
+             ORDER BY p.id LIMIT ?",
+        )
+        .bind(app_id)
+        .bind(username.as_str())
+        .bind(device.as_str())
+        .bind(after.unwrap_or(i64::MIN))
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend("reading queued deliveries"))?;
+        Ok(rows
+            .iter()
+            .map(|r| PendingDelivery {
+                id: r.get("pid"),
+                message: ChannelMessage {
+                    id: r.get("id"),
+                    app_id: r.get("app_id"),
+                    task_id: r.get("task_id"),
+                    push_msg_id: r.get("push_msg_id"),
+                    body: r.get("body"),
+                    sent_at: r.get("sent_at"),
+                    expires_at: r.get("expires_at"),
+                },
+            })
+            .collect())
+    }
+
+    async fn ack(&self, acks: &[Ack]) -> Result<u64> {
+        if acks.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let mut removed = 0;
+        for chunk in acks.chunks(200) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "DELETE FROM pending WHERE (id, app_id, username, device_id) IN (VALUES ",
+            );
+            let mut first = true;
+            for a in chunk {
+                if !first {
+                    q.push(", ");
+                }
+                first = false;
+                q.push("(")
+                    .push_bind(a.id)
+                    .push(", ")
+                    .push_bind(a.app_id)
+                    .push(", ")
+                    .push_bind(a.username.as_str())
+                    .push(", ")
+                    .push_bind(a.device_id.as_str())
+                    .push(")");
+            }
+            q.push(")");
+            removed += q
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(backend("removing acknowledged deliveries"))?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(removed)
+    }
+
+    async fn purge_expired(&self, now_ms: i64) -> Result<u64> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let a = sqlx::query("DELETE FROM pending WHERE expires_at <= ?")
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("purging expired deliveries"))?
+            .rows_affected();
+        sqlx::query(
+            "DELETE FROM channel_messages WHERE expires_at <= ? OR \
+             NOT EXISTS (SELECT 1 FROM pending WHERE pending.message_id = channel_messages.id)",
+        )
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend("purging finished messages"))?;
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(a)
     }
 
     async fn close(&self) {

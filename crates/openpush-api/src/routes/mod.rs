@@ -1,7 +1,9 @@
 //! The Easemob-compatible handlers, one module per resource.
 
 pub mod binding;
+pub mod connect;
 pub mod labels;
+pub mod push;
 pub mod settings;
 pub mod token;
 pub mod users;

@@ -1,0 +1,78 @@
+//! `GET /{org}/{app}/push/connect`: the Easemob channel's WebSocket upgrade
+//! (device-protocol.md §2). A user token in `Authorization: Bearer` or `?access_token=`.
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use openpush_core::{DeviceId, Username};
+use openpush_gateway::SessionInfo;
+
+use crate::auth::Subject;
+use crate::error::{ApiError, ApiResult, Unauthorized};
+use crate::extract::{bearer, QueryMap};
+use crate::state::AppState;
+
+/// The largest frame a device may send (acks of a full replay page fit easily).
+const MAX_DEVICE_MESSAGE: usize = 64 * 1024;
+
+#[utoipa::path(
+    get,
+    path = "/{org}/{app}/push/connect",
+    tag = "push",
+    params(("org" = String, Path), ("app" = String, Path),
+           ("device_id" = String, Query, description = "1–64 of [A-Za-z0-9_.:-], stable across reconnects"),
+           ("access_token" = Option<String>, Query, description = "the user token, when the Authorization header cannot be set")),
+    responses((status = 101, description = "WebSocket: frames of device-protocol.md"),
+               (status = 401, description = "missing, bad or expired user token"),
+               (status = 400, description = "bad device_id"))
+)]
+pub async fn connect(
+    State(state): State<AppState>,
+    Path((org, name)): Path<(String, String)>,
+    q: QueryMap,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let token = bearer(&headers)
+        .or_else(|| q.get("access_token"))
+        .ok_or(ApiError::unauthorized(Unauthorized::Missing))?;
+    let claims = state
+        .signer
+        .verify(token, state.now_ms())
+        .map_err(ApiError::unauthorized)?;
+    let Subject::User { uuid, username } = claims.subject else {
+        return Err(ApiError::unauthorized(Unauthorized::Missing));
+    };
+    let app = state
+        .app(&org, &name)
+        .await?
+        .filter(|a| a.id == claims.app_id)
+        .ok_or(ApiError::unauthorized(Unauthorized::NotIssuedHere))?;
+    let username =
+        Username::parse(&username).map_err(|_| ApiError::unauthorized(Unauthorized::Corrupt))?;
+    // The user must still be the one the token was issued to (not deleted, not re-created).
+    let user = state.store.user(app.id, &username).await?;
+    let current =
+        user.is_some_and(|u| uuid::Uuid::parse_str(&u.uuid).is_ok_and(|x| *x.as_bytes() == uuid));
+    if !current {
+        return Err(ApiError::unauthorized(Unauthorized::NotIssuedHere));
+    }
+    let device = DeviceId::parse(q.get("device_id").unwrap_or(""))?;
+    let info = SessionInfo {
+        app_id: app.id,
+        username,
+        device,
+    };
+    // Credentials are checked first, so a plain GET learns nothing it should not.
+    let ws = ws
+        .map_err(|r| ApiError::illegal_argument(format!("a WebSocket upgrade is required: {r}")))?;
+    let gateway = state.gateway.clone();
+    Ok(ws
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(MAX_DEVICE_MESSAGE)
+        .max_frame_size(MAX_DEVICE_MESSAGE)
+        .on_upgrade(move |socket| gateway.serve(socket, info)))
+}

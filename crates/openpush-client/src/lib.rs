@@ -1,0 +1,201 @@
+//! The device side of the Easemob channel (device-protocol.md): get a user token, connect,
+//! receive notifications, ack and click them. Used by tests, the benchmark harness and
+//! `openpush device`; any WebSocket library in any language can do the same.
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("HTTP: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("login refused ({status}): {body}")]
+    Login { status: u16, body: String },
+    #[error("WebSocket: {0}")]
+    Ws(#[from] tokio_tungstenite::tungstenite::Error),
+    #[error("bad server URL: {0}")]
+    Url(String),
+    #[error("unexpected frame: {0}")]
+    Protocol(String),
+}
+
+/// The server's `welcome`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Welcome {
+    pub device_id: String,
+    pub server_time: i64,
+    pub heartbeat_s: u64,
+}
+
+/// One `push` frame.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Notification {
+    pub id: String,
+    pub task_id: Option<i64>,
+    pub push_msg_id: Option<i64>,
+    pub message: Value,
+    pub sent_at: i64,
+    pub expires_at: i64,
+}
+
+/// What the server sent next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Push(Notification),
+    Pong,
+    /// The server closed the connection (code 0 if it gave none).
+    Closed {
+        code: u16,
+        reason: String,
+    },
+}
+
+/// Logs a user in (`grant_type: password`) and returns the user token.
+pub async fn login(
+    server: &str,
+    org: &str,
+    app: &str,
+    username: &str,
+    password: &str,
+) -> Result<String, ClientError> {
+    let res = reqwest::Client::new()
+        .post(format!(
+            "{}/{org}/{app}/token",
+            server.trim_end_matches('/')
+        ))
+        .json(&json!({"grant_type": "password", "username": username, "password": password}))
+        .send()
+        .await?;
+    let status = res.status().as_u16();
+    let body: Value = res.json().await?;
+    match body.get("access_token").and_then(Value::as_str) {
+        Some(t) if status == 200 => Ok(t.to_owned()),
+        _ => Err(ClientError::Login {
+            status,
+            body: body.to_string(),
+        }),
+    }
+}
+
+pub struct Device {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub welcome: Welcome,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("welcome", &self.welcome)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Device {
+    /// Connects as `device_id` with a user token and waits for `welcome`.
+    pub async fn connect(
+        server: &str,
+        org: &str,
+        app: &str,
+        token: &str,
+        device_id: &str,
+    ) -> Result<Self, ClientError> {
+        let base = server.trim_end_matches('/');
+        let ws_base = if let Some(rest) = base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else if let Some(rest) = base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else {
+            base.to_owned()
+        };
+        let url = format!("{ws_base}/{org}/{app}/push/connect?device_id={device_id}");
+        let mut req = url
+            .into_client_request()
+            .map_err(|e| ClientError::Url(e.to_string()))?;
+        let auth = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|e| ClientError::Url(e.to_string()))?;
+        req.headers_mut().insert("Authorization", auth);
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+        let first = loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => break t,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(other)) => return Err(ClientError::Protocol(format!("{other:?}"))),
+                Some(Err(e)) => return Err(e.into()),
+                None => return Err(ClientError::Protocol("closed before welcome".into())),
+            }
+        };
+        let welcome: Welcome = serde_json::from_str(first.as_str())
+            .map_err(|e| ClientError::Protocol(format!("{e}: {first}")))?;
+        Ok(Self { ws, welcome })
+    }
+
+    /// The next event. WebSocket pings are answered on the way.
+    pub async fn next(&mut self) -> Result<Event, ClientError> {
+        loop {
+            let Some(msg) = self.ws.next().await else {
+                return Ok(Event::Closed {
+                    code: 0,
+                    reason: String::new(),
+                });
+            };
+            match msg {
+                Ok(Message::Text(t)) => {
+                    let v: Value = serde_json::from_str(t.as_str())
+                        .map_err(|e| ClientError::Protocol(format!("{e}: {t}")))?;
+                    match v.get("type").and_then(Value::as_str) {
+                        Some("push") => {
+                            let n: Notification = serde_json::from_value(v)
+                                .map_err(|e| ClientError::Protocol(e.to_string()))?;
+                            return Ok(Event::Push(n));
+                        }
+                        Some("pong") => return Ok(Event::Pong),
+                        _ => continue,
+                    }
+                }
+                Ok(Message::Close(frame)) => {
+                    let (code, reason) = frame
+                        .map(|CloseFrame { code, reason }| (u16::from(code), reason.to_string()))
+                        .unwrap_or((0, String::new()));
+                    return Ok(Event::Closed { code, reason });
+                }
+                Ok(_) => continue,
+                Err(tokio_tungstenite::tungstenite::Error::ConnectionClosed) => {
+                    return Ok(Event::Closed {
+                        code: 0,
+                        reason: String::new(),
+                    })
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn send_json(&mut self, v: Value) -> Result<(), ClientError> {
+        self.ws.send(Message::Text(v.to_string().into())).await?;
+        Ok(())
+    }
+
+    pub async fn ack(&mut self, ids: &[&str]) -> Result<(), ClientError> {
+        self.send_json(json!({"type": "ack", "ids": ids})).await
+    }
+
+    pub async fn click(&mut self, id: &str) -> Result<(), ClientError> {
+        self.send_json(json!({"type": "click", "id": id})).await
+    }
+
+    pub async fn ping(&mut self) -> Result<(), ClientError> {
+        self.send_json(json!({"type": "ping"})).await
+    }
+
+    pub async fn close(mut self) -> Result<(), ClientError> {
+        self.ws.close(None).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,479 @@
+//! The strategy router.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use openpush_core::message::PushMessage;
+use openpush_core::{Clock, IdGenerator, Strategy, Username};
+use openpush_gateway::frames::PushFrame;
+use openpush_gateway::{Bus, Gateway, SendOutcome};
+use openpush_store::{App, Binding, ChannelMessage, Enqueue, PendingRow, Store, StoreError};
+use openpush_vendors::{VendorDispatch, VendorOutcome};
+use serde_json::{json, Value};
+
+/// Whether the caller waits for the outcome of every channel (`/push/sync`) or only for the
+/// push to be safely accepted (`/push/async`, `/push/single`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Wait,
+    Accept,
+}
+
+/// Easemob's per-target status (§3.1, §3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetStatus {
+    Success,
+    Fail,
+    Error,
+    AsyncSuccess,
+}
+
+impl TargetStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "SUCCESS",
+            Self::Fail => "FAIL",
+            Self::Error => "ERROR",
+            Self::AsyncSuccess => "ASYNC_SUCCESS",
+        }
+    }
+}
+
+/// The outcome for one user: one entry per channel leg that ran (§3.1 returns an array).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetResult {
+    pub username: Username,
+    pub legs: Vec<Leg>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Leg {
+    pub status: TargetStatus,
+    pub desc: String,
+    pub data: Value,
+}
+
+impl TargetResult {
+    /// The status that sums the legs up: success if any leg succeeded.
+    pub fn status(&self) -> TargetStatus {
+        let s: Vec<_> = self.legs.iter().map(|l| l.status).collect();
+        for want in [
+            TargetStatus::AsyncSuccess,
+            TargetStatus::Success,
+            TargetStatus::Error,
+        ] {
+            if s.contains(&want) {
+                return want;
+            }
+        }
+        TargetStatus::Fail
+    }
+
+    pub fn desc(&self) -> &str {
+        let st = self.status();
+        self.legs
+            .iter()
+            .find(|l| l.status == st)
+            .map_or("", |l| l.desc.as_str())
+    }
+}
+
+fn leg(status: TargetStatus, desc: impl Into<String>, data: Value) -> Leg {
+    Leg {
+        status,
+        desc: desc.into(),
+        data,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug)]
+pub struct Engine {
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+    pub gateway: Arc<Gateway>,
+    pub vendors: Arc<dyn VendorDispatch>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: IdGenerator,
+}
+
+/// What the Easemob channel did for one user.
+struct ChannelLeg {
+    online: usize,
+    stored: usize,
+}
+
+/// One prepared message for the Easemob channel: its JSON once, its times.
+struct Prepared {
+    json: String,
+    sent_at: i64,
+    expires_at: i64,
+    task_id: Option<i64>,
+    push_msg_id: Option<i64>,
+}
+
+impl Engine {
+    /// Pushes `message` to `targets` (already validated, at most a page) by `strategy`.
+    /// Returns one result per target, in order; unknown users get `FAIL appUser not exists`.
+    pub async fn push_users(
+        self: &Arc<Self>,
+        app: &App,
+        targets: &[Username],
+        strategy: Strategy,
+        message: &PushMessage,
+        mode: Mode,
+    ) -> Result<Vec<TargetResult>, EngineError> {
+        let existing: HashSet<Username> = self
+            .store
+            .existing_users(app.id, targets)
+            .await?
+            .into_iter()
+            .collect();
+        let mut users: Vec<Username> = Vec::new();
+        for t in targets {
+            if existing.contains(t) && !users.contains(t) {
+                users.push(t.clone());
+            }
+        }
+        let mut results: HashMap<Username, Vec<Leg>> = HashMap::new();
+        let prepared = self.prepare(app, message, None, None);
+
+        let online: HashMap<Username, Vec<Arc<str>>> = users
+            .iter()
+            .cloned()
+            .zip(self.bus.online(app.id, &users).await)
+            .collect();
+
+        // Who goes where first.
+        let mut channel_users = Vec::new(); // stored + online (strategy 1)
+        let mut online_only = Vec::new(); // online now, never stored (4, online leg of 3)
+        let mut vendor_users = Vec::new();
+        for u in &users {
+            let is_online = online.get(u).is_some_and(|d| !d.is_empty());
+            match strategy {
+                Strategy::Easemob => channel_users.push(u.clone()),
+                Strategy::OnlineOnly => online_only.push(u.clone()),
+                Strategy::OnlineEasemobElseVendor if is_online => online_only.push(u.clone()),
+                _ => vendor_users.push(u.clone()),
+            }
+        }
+
+        for u in &online_only {
+            let devices = online.get(u).cloned().unwrap_or_default();
+            let sent = self
+                .send_online(app, u, &devices, &prepared, |_| self.next_id())
+                .await;
+            let l = if sent > 0 {
+                leg(
+                    TargetStatus::Success,
+                    "success",
+                    json!({"channel": "easemob", "online": sent, "stored": 0}),
+                )
+            } else {
+                leg(
+                    TargetStatus::Fail,
+                    "user offline",
+                    json!({"channel": "easemob", "online": 0, "stored": 0}),
+                )
+            };
+            results.entry(u.clone()).or_default().push(l);
+        }
+
+        let status_ok = if mode == Mode::Wait {
+            TargetStatus::Success
+        } else {
+            TargetStatus::AsyncSuccess
+        };
+        if !channel_users.is_empty() {
+            let legs = self
+                .channel(app, &channel_users, &online, &prepared)
+                .await?;
+            for (u, c) in channel_users.iter().zip(legs) {
+                results.entry(u.clone()).or_default().push(leg(
+                    status_ok,
+                    "success",
+                    json!({"channel": "easemob", "online": c.online, "stored": c.stored}),
+                ));
+            }
+        }
+
+        if !vendor_users.is_empty() {
+            let bindings = self.store.bindings_of(app.id, &vendor_users).await?;
+            match mode {
+                Mode::Wait => {
+                    let legs = self
+                        .vendor_legs(
+                            app,
+                            strategy,
+                            &vendor_users,
+                            bindings,
+                            message,
+                            &online,
+                            &prepared,
+                        )
+                        .await?;
+                    for (u, l) in legs {
+                        results.entry(u).or_default().extend(l);
+                    }
+                }
+                Mode::Accept => {
+                    // Accepted now; the vendor round trips (and their fallbacks) finish in the
+                    // background.
+                    for u in &vendor_users {
+                        results.entry(u.clone()).or_default().push(leg(
+                            TargetStatus::AsyncSuccess,
+                            "success",
+                            Value::String(String::new()),
+                        ));
+                    }
+                    let this = self.clone();
+                    let app = app.clone();
+                    let message = message.clone();
+                    tokio::spawn(async move {
+                        let prepared = this.prepare(&app, &message, None, None);
+                        if let Err(e) = this
+                            .vendor_legs(
+                                &app,
+                                strategy,
+                                &vendor_users,
+                                bindings,
+                                &message,
+                                &online,
+                                &prepared,
+                            )
+                            .await
+                        {
+                            tracing::error!(error = %e, "background vendor push failed");
+                        }
+                    });
+                }
+            }
+        }
+
+        Ok(targets
+            .iter()
+            .map(|t| TargetResult {
+                username: t.clone(),
+                legs: results.get(t).cloned().unwrap_or_else(|| {
+                    vec![leg(TargetStatus::Fail, "appUser not exists", Value::Null)]
+                }),
+            })
+            .collect())
+    }
+
+    fn next_id(&self) -> i64 {
+        self.ids.next(&*self.clock)
+    }
+
+    fn prepare(
+        &self,
+        app: &App,
+        message: &PushMessage,
+        task_id: Option<i64>,
+        push_msg_id: Option<i64>,
+    ) -> Prepared {
+        let now = self.clock.now_ms();
+        let mut expires_at =
+            now.saturating_add(self.gateway.retention_ms(app.offline_retention_secs));
+        if let Some(t) = message.expires_time_ms() {
+            expires_at = expires_at.min(t);
+        }
+        Prepared {
+            json: message.to_value().to_string(),
+            sent_at: now,
+            expires_at,
+            task_id,
+            push_msg_id,
+        }
+    }
+
+    /// Sends to the given online devices; returns how many frames were queued.
+    async fn send_online(
+        &self,
+        app: &App,
+        user: &Username,
+        devices: &[Arc<str>],
+        p: &Prepared,
+        mut id_for: impl FnMut(&str) -> i64,
+    ) -> usize {
+        let mut sent = 0;
+        for d in devices {
+            let id = id_for(d);
+            let frame = PushFrame {
+                id,
+                task_id: p.task_id,
+                push_msg_id: p.push_msg_id,
+                message_json: &p.json,
+                sent_at: p.sent_at,
+                expires_at: p.expires_at,
+            }
+            .to_json();
+            if self.bus.send(app.id, user, d, (id, frame.into())).await == SendOutcome::Queued {
+                sent += 1;
+            }
+        }
+        sent
+    }
+
+    /// Strategy 1 for a set of users: a stored copy per known device (or one kept for the
+    /// user's first device), written in one transaction, then sent to those online.
+    async fn channel(
+        &self,
+        app: &App,
+        users: &[Username],
+        online: &HashMap<Username, Vec<Arc<str>>>,
+        p: &Prepared,
+    ) -> Result<Vec<ChannelLeg>, EngineError> {
+        let mut known: HashMap<Username, Vec<String>> = HashMap::new();
+        for (u, d) in self.store.devices_of(app.id, users).await? {
+            known.entry(u).or_default().push(d);
+        }
+        let message_id = self.next_id();
+        let mut rows = Vec::new();
+        // (user, device, delivery id) for the online sends after the commit.
+        let mut live: Vec<(Username, Arc<str>, i64)> = Vec::new();
+        for u in users {
+            let on = online.get(u).map(Vec::as_slice).unwrap_or(&[]);
+            let mut devices: Vec<String> = known.remove(u).unwrap_or_default();
+            for d in on {
+                // Connected devices are always known (the store records them on connect);
+                // this covers the moment between connect and that write.
+                if !devices.iter().any(|k| k.as_str() == &**d) {
+                    devices.push(d.to_string());
+                }
+            }
+            if devices.is_empty() {
+                rows.push(PendingRow {
+                    id: self.next_id(),
+                    username: u.clone(),
+                    device_id: String::new(),
+                });
+                continue;
+            }
+            for d in devices {
+                let id = self.next_id();
+                if let Some(conn) = on.iter().find(|o| &***o == d.as_str()) {
+                    live.push((u.clone(), conn.clone(), id));
+                }
+                rows.push(PendingRow {
+                    id,
+                    username: u.clone(),
+                    device_id: d,
+                });
+            }
+        }
+        let stored_per_user: HashMap<&Username, usize> =
+            rows.iter().fold(HashMap::new(), |mut m, r| {
+                *m.entry(&r.username).or_default() += 1;
+                m
+            });
+        let legs_stored: Vec<usize> = users
+            .iter()
+            .map(|u| stored_per_user.get(u).copied().unwrap_or(0))
+            .collect();
+        self.store
+            .enqueue(&[Enqueue {
+                message: ChannelMessage {
+                    id: message_id,
+                    app_id: app.id,
+                    task_id: p.task_id,
+                    push_msg_id: p.push_msg_id,
+                    body: p.json.clone(),
+                    sent_at: p.sent_at,
+                    expires_at: p.expires_at,
+                },
+                rows,
+            }])
+            .await?;
+        let mut online_count: HashMap<Username, usize> = HashMap::new();
+        for (u, d, id) in live {
+            let n = self
+                .send_online(app, &u, std::slice::from_ref(&d), p, |_| id)
+                .await;
+            *online_count.entry(u).or_default() += n;
+        }
+        Ok(users
+            .iter()
+            .zip(legs_stored)
+            .map(|(u, stored)| ChannelLeg {
+                online: online_count.get(u).copied().unwrap_or(0),
+                stored,
+            })
+            .collect())
+    }
+
+    /// The vendor leg of strategies 0, 2 and 3 and their fallbacks to the Easemob channel.
+    #[allow(clippy::too_many_arguments)]
+    async fn vendor_legs(
+        &self,
+        app: &App,
+        strategy: Strategy,
+        users: &[Username],
+        bindings: Vec<Binding>,
+        message: &PushMessage,
+        online: &HashMap<Username, Vec<Arc<str>>>,
+        p: &Prepared,
+    ) -> Result<Vec<(Username, Vec<Leg>)>, EngineError> {
+        let outcomes = if bindings.is_empty() {
+            Vec::new()
+        } else {
+            self.vendors.send(app, &bindings, message).await
+        };
+        let mut per_user: HashMap<&Username, Vec<Leg>> = HashMap::new();
+        let mut succeeded: HashSet<&Username> = HashSet::new();
+        for (b, o) in bindings.iter().zip(&outcomes) {
+            let l = match o {
+                VendorOutcome::Sent { raw } => {
+                    succeeded.insert(&b.username);
+                    leg(TargetStatus::Success, "success", raw.clone())
+                }
+                VendorOutcome::TokenDead { raw } => {
+                    leg(TargetStatus::Fail, "bad device token", raw.clone())
+                }
+                VendorOutcome::Rejected { raw, reason } => {
+                    leg(TargetStatus::Fail, reason.clone(), raw.clone())
+                }
+                VendorOutcome::Error { reason } => {
+                    leg(TargetStatus::Error, reason.clone(), Value::Null)
+                }
+            };
+            per_user.entry(&b.username).or_default().push(l);
+        }
+        // Strategies 0 and 3 keep what the vendors could not deliver for the Easemob channel.
+        let fallback: Vec<Username> = match strategy {
+            Strategy::VendorThenEasemob | Strategy::OnlineEasemobElseVendor => users
+                .iter()
+                .filter(|u| !succeeded.contains(u))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut out: Vec<(Username, Vec<Leg>)> = users
+            .iter()
+            .map(|u| {
+                let legs = per_user.remove(u).unwrap_or_else(|| {
+                    vec![leg(TargetStatus::Fail, "no push binding", Value::Null)]
+                });
+                (u.clone(), legs)
+            })
+            .collect();
+        if !fallback.is_empty() {
+            let legs = self.channel(app, &fallback, online, p).await?;
+            for (u, c) in fallback.iter().zip(legs) {
+                if let Some((_, l)) = out.iter_mut().find(|(x, _)| x == u) {
+                    l.push(leg(
+                        TargetStatus::Success,
+                        "success",
+                        json!({"channel": "easemob", "online": c.online, "stored": c.stored}),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}

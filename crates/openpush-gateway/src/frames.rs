@@ -1,0 +1,93 @@
+//! The JSON frames of device-protocol.md §3 and the close codes of §5.
+
+use serde::Deserialize;
+
+pub const CLOSE_NORMAL: u16 = 1000;
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+pub const CLOSE_BAD_TOKEN: u16 = 4001;
+pub const CLOSE_TOO_SLOW: u16 = 4008;
+pub const CLOSE_REPLACED: u16 = 4009;
+
+/// A notification for one device. The message body is the stored pushMessage JSON, spliced
+/// in as is (it was validated and serialised when the push was accepted).
+#[derive(Debug, Clone, Copy)]
+pub struct PushFrame<'a> {
+    pub id: i64,
+    pub task_id: Option<i64>,
+    pub push_msg_id: Option<i64>,
+    pub message_json: &'a str,
+    pub sent_at: i64,
+    pub expires_at: i64,
+}
+
+fn opt(v: Option<i64>) -> String {
+    v.map_or_else(|| "null".to_owned(), |n| n.to_string())
+}
+
+impl PushFrame<'_> {
+    pub fn to_json(&self) -> String {
+        format!(
+            r#"{{"type":"push","id":"{}","task_id":{},"push_msg_id":{},"message":{},"sent_at":{},"expires_at":{}}}"#,
+            self.id,
+            opt(self.task_id),
+            opt(self.push_msg_id),
+            self.message_json,
+            self.sent_at,
+            self.expires_at
+        )
+    }
+}
+
+pub fn welcome(device_id: &str, server_time: i64, heartbeat_s: u64) -> String {
+    serde_json::json!({
+        "type": "welcome",
+        "device_id": device_id,
+        "server_time": server_time,
+        "heartbeat_s": heartbeat_s,
+    })
+    .to_string()
+}
+
+pub const PONG: &str = r#"{"type":"pong"}"#;
+
+/// What a device may send.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Incoming {
+    Ack { ids: Vec<String> },
+    Click { id: String },
+    Ping,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_frame_is_valid_json() {
+        let f = PushFrame {
+            id: 42,
+            task_id: Some(7),
+            push_msg_id: None,
+            message_json: r#"{"title":"t","content":"c\"q"}"#,
+            sent_at: 1,
+            expires_at: 2,
+        };
+        let v: serde_json::Value = serde_json::from_str(&f.to_json()).unwrap();
+        assert_eq!(v["id"], "42");
+        assert_eq!(v["task_id"], 7);
+        assert!(v["push_msg_id"].is_null());
+        assert_eq!(v["message"]["content"], "c\"q");
+    }
+
+    #[test]
+    fn incoming_frames_parse() {
+        let a: Incoming = serde_json::from_str(r#"{"type":"ack","ids":["1","2"]}"#).unwrap();
+        assert!(matches!(a, Incoming::Ack { ids } if ids == ["1", "2"]));
+        assert!(matches!(
+            serde_json::from_str(r#"{"type":"ping"}"#).unwrap(),
+            Incoming::Ping
+        ));
+        assert!(serde_json::from_str::<Incoming>(r#"{"type":"nope"}"#).is_err());
+    }
+}

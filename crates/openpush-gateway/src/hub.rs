@@ -1,0 +1,279 @@
+//! The connection hub: who is connected, sharded by (app, user) so that lookups on the push
+//! path contend only within a shard. No lock is held across an await: every operation here is
+//! synchronous.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicI64, AtomicU16, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+use parking_lot::RwLock;
+use tokio::sync::{mpsc, Notify};
+
+/// A queued notification: its delivery id (to skip duplicates of a replay) and its frame.
+pub type Outbound = (i64, Utf8Bytes);
+
+/// What a session and the hub share about one connection.
+#[derive(Debug)]
+pub(crate) struct ConnShared {
+    /// The close code asked for, 0 while the connection may stay.
+    close_code: AtomicU16,
+    wake: Notify,
+    /// Last time (clock ms) the device sent anything.
+    pub(crate) last_seen: AtomicI64,
+}
+
+impl ConnShared {
+    pub(crate) fn new(now_ms: i64) -> Self {
+        Self {
+            close_code: AtomicU16::new(0),
+            wake: Notify::new(),
+            last_seen: AtomicI64::new(now_ms),
+        }
+    }
+
+    /// Asks the session to close with `code`. The first request wins.
+    pub(crate) fn close(&self, code: u16) {
+        if self
+            .close_code
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // notify_one keeps a permit if the session is not waiting right now.
+            self.wake.notify_one();
+        }
+    }
+
+    pub(crate) fn close_code(&self) -> u16 {
+        self.close_code.load(Ordering::Acquire)
+    }
+
+    pub(crate) async fn closed(&self) {
+        self.wake.notified().await;
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Conn {
+    id: u64,
+    device_id: Arc<str>,
+    tx: mpsc::Sender<Outbound>,
+    shared: Arc<ConnShared>,
+}
+
+type Shard = HashMap<i64, HashMap<Box<str>, Vec<Conn>>>;
+
+/// Where a send went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    Queued,
+    /// No connection of that device on this node.
+    Offline,
+    /// Its queue was full: the connection is being closed with 4008.
+    TooSlow,
+}
+
+#[derive(Debug)]
+pub struct Hub {
+    shards: Box<[RwLock<Shard>]>,
+    hasher: std::collections::hash_map::RandomState,
+    next_id: AtomicU64,
+}
+
+impl Hub {
+    pub fn new(shards: usize) -> Self {
+        let n = shards.max(1);
+        Self {
+            shards: (0..n).map(|_| RwLock::new(HashMap::new())).collect(),
+            hasher: std::collections::hash_map::RandomState::new(),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    fn shard(&self, app_id: i64, user: &str) -> &RwLock<Shard> {
+        let mut h = self.hasher.build_hasher();
+        app_id.hash(&mut h);
+        user.hash(&mut h);
+        &self.shards[(h.finish() as usize) % self.shards.len()]
+    }
+
+    /// Adds a connection; an older connection of the same device is told to close (4009).
+    pub(crate) fn register(
+        &self,
+        app_id: i64,
+        user: &str,
+        device_id: &str,
+        tx: mpsc::Sender<Outbound>,
+        shared: Arc<ConnShared>,
+    ) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let conn = Conn {
+            id,
+            device_id: Arc::from(device_id),
+            tx,
+            shared,
+        };
+        let mut shard = self.shard(app_id, user).write();
+        let conns = shard
+            .entry(app_id)
+            .or_default()
+            .entry(user.into())
+            .or_default();
+        if let Some(i) = conns.iter().position(|c| &*c.device_id == device_id) {
+            let old = conns.swap_remove(i);
+            old.shared.close(crate::frames::CLOSE_REPLACED);
+        }
+        conns.push(conn);
+        id
+    }
+
+    /// Removes a connection (if it is still the registered one).
+    pub(crate) fn unregister(&self, app_id: i64, user: &str, conn_id: u64) {
+        let mut shard = self.shard(app_id, user).write();
+        if let Some(users) = shard.get_mut(&app_id) {
+            if let Some(conns) = users.get_mut(user) {
+                conns.retain(|c| c.id != conn_id);
+                if conns.is_empty() {
+                    users.remove(user);
+                }
+            }
+            if users.is_empty() {
+                shard.remove(&app_id);
+            }
+        }
+    }
+
+    /// The devices of `user` connected to this node.
+    pub fn online_devices(&self, app_id: i64, user: &str) -> Vec<Arc<str>> {
+        let shard = self.shard(app_id, user).read();
+        shard
+            .get(&app_id)
+            .and_then(|u| u.get(user))
+            .map(|c| c.iter().map(|c| c.device_id.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Queues a frame for one device without waiting. A full queue closes the connection
+    /// (4008): a device that cannot keep up reconnects and replays what it has not acked.
+    pub fn send(&self, app_id: i64, user: &str, device_id: &str, item: Outbound) -> Delivered {
+        let shard = self.shard(app_id, user).read();
+        let Some(conn) = shard
+            .get(&app_id)
+            .and_then(|u| u.get(user))
+            .and_then(|c| c.iter().find(|c| &*c.device_id == device_id))
+        else {
+            return Delivered::Offline;
+        };
+        match conn.tx.try_send(item) {
+            Ok(()) => Delivered::Queued,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                conn.shared.close(crate::frames::CLOSE_TOO_SLOW);
+                Delivered::TooSlow
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Delivered::Offline,
+        }
+    }
+
+    /// Connections on this node.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                s.read()
+                    .values()
+                    .flat_map(|u| u.values())
+                    .map(Vec::len)
+                    .sum::<usize>()
+            })
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Asks every connection on this node to close with `code`.
+    pub fn close_all(&self, code: u16) {
+        for s in self.shards.iter() {
+            for conns in s.read().values().flat_map(|u| u.values()) {
+                for c in conns {
+                    c.shared.close(code);
+                }
+            }
+        }
+    }
+
+    /// Closes connections last heard from before `cutoff_ms`; returns how many.
+    pub(crate) fn close_idle(&self, cutoff_ms: i64) -> usize {
+        let mut n = 0;
+        for s in self.shards.iter() {
+            for conns in s.read().values().flat_map(|u| u.values()) {
+                for c in conns {
+                    if c.shared.last_seen.load(Ordering::Relaxed) < cutoff_ms {
+                        c.shared.close(crate::frames::CLOSE_NORMAL);
+                        n += 1;
+                    }
+                }
+            }
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(
+        hub: &Hub,
+        user: &str,
+        dev: &str,
+        cap: usize,
+    ) -> (u64, mpsc::Receiver<Outbound>, Arc<ConnShared>) {
+        let (tx, rx) = mpsc::channel(cap);
+        let shared = Arc::new(ConnShared::new(0));
+        let id = hub.register(1, user, dev, tx, shared.clone());
+        (id, rx, shared)
+    }
+
+    #[test]
+    fn register_replace_send_unregister() {
+        let hub = Hub::new(4);
+        let (id1, _rx1, s1) = conn(&hub, "u", "d", 4);
+        let (_id2, mut rx2, s2) = conn(&hub, "u", "d", 4);
+        assert_eq!(s1.close_code(), crate::frames::CLOSE_REPLACED);
+        assert_eq!(s2.close_code(), 0);
+        assert_eq!(hub.len(), 1);
+        assert_eq!(hub.send(1, "u", "d", (7, "x".into())), Delivered::Queued);
+        assert_eq!(rx2.try_recv().unwrap().0, 7);
+        assert_eq!(
+            hub.send(1, "u", "other", (8, "x".into())),
+            Delivered::Offline
+        );
+        // The replaced connection unregistering does not remove the new one.
+        hub.unregister(1, "u", id1);
+        assert_eq!(hub.online_devices(1, "u").len(), 1);
+    }
+
+    #[test]
+    fn a_full_queue_closes_with_4008() {
+        let hub = Hub::new(1);
+        let (_id, _rx, shared) = conn(&hub, "u", "d", 1);
+        assert_eq!(hub.send(1, "u", "d", (1, "a".into())), Delivered::Queued);
+        assert_eq!(hub.send(1, "u", "d", (2, "b".into())), Delivered::TooSlow);
+        assert_eq!(shared.close_code(), crate::frames::CLOSE_TOO_SLOW);
+    }
+
+    #[test]
+    fn idle_and_shutdown_close() {
+        let hub = Hub::new(2);
+        let (_a, _ra, sa) = conn(&hub, "a", "d", 1);
+        let (_b, _rb, sb) = conn(&hub, "b", "d", 1);
+        sb.last_seen.store(100, Ordering::Relaxed);
+        assert_eq!(hub.close_idle(50), 1);
+        assert_eq!(sa.close_code(), crate::frames::CLOSE_NORMAL);
+        hub.close_all(crate::frames::CLOSE_GOING_AWAY);
+        assert_eq!(sb.close_code(), crate::frames::CLOSE_GOING_AWAY);
+    }
+}

@@ -1,0 +1,221 @@
+//! One device connection: welcome, replay of the offline queue (oldest first, before anything
+//! live), then live pushes, acks, clicks and heartbeats, until the device leaves or the hub
+//! asks the session to close (replaced 4009, too slow 4008, idle 1000, shutdown 1001).
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use openpush_core::{DeviceId, Username};
+use openpush_store::Ack;
+use tokio::sync::mpsc;
+
+use crate::frames::{self, Incoming, PushFrame};
+use crate::hub::ConnShared;
+use crate::Gateway;
+
+/// Who is on the other end, as established by the upgrade's authentication.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub app_id: i64,
+    pub username: Username,
+    pub device: DeviceId,
+}
+
+enum End {
+    /// The device closed or the socket failed.
+    Gone,
+    /// We close with this code.
+    Close(u16, &'static str),
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        frames::CLOSE_REPLACED => "replaced by a newer connection",
+        frames::CLOSE_TOO_SLOW => "too slow",
+        frames::CLOSE_GOING_AWAY => "server shutting down",
+        frames::CLOSE_NORMAL => "heartbeat timeout",
+        _ => "closed",
+    }
+}
+
+impl Gateway {
+    /// Serves one upgraded connection until it ends. Tracked, so shutdown waits for it.
+    pub async fn serve(self: Arc<Self>, socket: WebSocket, info: SessionInfo) {
+        let gw = self.clone();
+        self.sessions.track_future(gw.run(socket, info)).await;
+    }
+
+    async fn run(self: Arc<Self>, mut socket: WebSocket, info: SessionInfo) {
+        let now = self.clock.now_ms();
+        if let Err(e) = self
+            .store
+            .touch_device(info.app_id, &info.username, &info.device, now)
+            .await
+        {
+            tracing::error!(error = %e, "recording a device failed; closing its connection");
+            let _ = socket.send(close(1011, "internal error")).await;
+            return;
+        }
+        let (tx, rx) = mpsc::channel(self.config.send_queue.max(1));
+        let shared = Arc::new(ConnShared::new(now));
+        let user = info.username.as_str();
+        let conn_id =
+            self.hub
+                .register(info.app_id, user, info.device.as_str(), tx, shared.clone());
+        let end = self.session(&mut socket, &info, rx, &shared).await;
+        self.hub.unregister(info.app_id, user, conn_id);
+        if let End::Close(code, why) = end {
+            let _ = socket.send(close(code, why)).await;
+        }
+    }
+
+    async fn session(
+        &self,
+        socket: &mut WebSocket,
+        info: &SessionInfo,
+        mut rx: mpsc::Receiver<(i64, Utf8Bytes)>,
+        shared: &ConnShared,
+    ) -> End {
+        let welcome = frames::welcome(
+            info.device.as_str(),
+            self.clock.now_ms(),
+            self.config.heartbeat_secs,
+        );
+        if socket.send(Message::Text(welcome.into())).await.is_err() {
+            return End::Gone;
+        }
+        // Replay. Live pushes queue up in `rx` meanwhile; any of them already replayed (it was
+        // stored before we read the queue) is skipped below by id.
+        let mut replayed: HashSet<i64> = HashSet::new();
+        let mut after = None;
+        loop {
+            if shared.close_code() != 0 {
+                let code = shared.close_code();
+                return End::Close(code, reason(code));
+            }
+            let page = match self
+                .store
+                .pending_for(
+                    info.app_id,
+                    &info.username,
+                    &info.device,
+                    after,
+                    self.clock.now_ms(),
+                    self.config.replay_page,
+                )
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the offline queue failed");
+                    return End::Close(1011, "internal error");
+                }
+            };
+            let last = page.len() < self.config.replay_page as usize;
+            for p in &page {
+                let frame = PushFrame {
+                    id: p.id,
+                    task_id: p.message.task_id,
+                    push_msg_id: p.message.push_msg_id,
+                    message_json: &p.message.body,
+                    sent_at: p.message.sent_at,
+                    expires_at: p.message.expires_at,
+                };
+                if socket
+                    .send(Message::Text(frame.to_json().into()))
+                    .await
+                    .is_err()
+                {
+                    return End::Gone;
+                }
+                replayed.insert(p.id);
+                after = Some(p.id);
+            }
+            if last {
+                break;
+            }
+        }
+        loop {
+            tokio::select! {
+                biased;
+                () = shared.closed() => {
+                    let code = shared.close_code();
+                    return End::Close(code, reason(code));
+                }
+                incoming = socket.recv() => {
+                    let Some(Ok(msg)) = incoming else { return End::Gone };
+                    shared.last_seen.store(self.clock.now_ms(), Ordering::Relaxed);
+                    match msg {
+                        Message::Text(t) => {
+                            if let Err(end) = self.incoming(socket, info, t.as_str()).await {
+                                return end;
+                            }
+                        }
+                        Message::Close(_) => return End::Gone,
+                        // Pings are answered by the WebSocket layer; pongs only count as life.
+                        Message::Ping(_) | Message::Pong(_) | Message::Binary(_) => {}
+                    }
+                }
+                item = rx.recv() => {
+                    let Some((id, frame)) = item else { return End::Gone };
+                    if !replayed.is_empty() && replayed.remove(&id) {
+                        continue;
+                    }
+                    if socket.send(Message::Text(frame)).await.is_err() {
+                        return End::Gone;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn incoming(
+        &self,
+        socket: &mut WebSocket,
+        info: &SessionInfo,
+        text: &str,
+    ) -> Result<(), End> {
+        let frame: Incoming = match serde_json::from_str(text) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::debug!(error = %e, "ignoring an unknown frame");
+                return Ok(());
+            }
+        };
+        match frame {
+            Incoming::Ping => socket
+                .send(Message::Text(frames::PONG.into()))
+                .await
+                .map_err(|_| End::Gone),
+            Incoming::Ack { ids } => {
+                let acks = ids
+                    .iter()
+                    .filter_map(|s| s.parse::<i64>().ok())
+                    .map(|id| Ack {
+                        app_id: info.app_id,
+                        username: info.username.clone(),
+                        device_id: info.device.as_str().to_owned(),
+                        id,
+                    })
+                    .collect();
+                self.acks.ack(acks).await;
+                Ok(())
+            }
+            Incoming::Click { id } => {
+                // Click statistics are counted by the task-statistics work; until then the
+                // click is only logged.
+                tracing::debug!(%id, user = %info.username, "click");
+                Ok(())
+            }
+        }
+    }
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}

@@ -1,0 +1,59 @@
+//! Vendor push channels. The engine hands a user's bindings and the message to a
+//! [`VendorDispatch`] and gets one classified outcome per binding back.
+//!
+//! This crate holds the contract; the eight vendor clients and the notifier registry that
+//! implement it arrive with the vendor-channels work. Until then [`NoVendors`] answers every
+//! binding honestly: its notifier is not configured, so the push fails (and strategies 0 and 3
+//! fall back to the Easemob channel).
+
+use async_trait::async_trait;
+use openpush_core::message::PushMessage;
+use openpush_store::{App, Binding};
+use serde_json::Value;
+
+/// What became of one binding.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VendorOutcome {
+    /// The vendor accepted the push. `raw` is its answer, passed through to `/push/sync`.
+    Sent { raw: Value },
+    /// The vendor says the token is dead: it is unbound and reported in `expireTokens`.
+    TokenDead { raw: Value },
+    /// Refused for this message or token (bad token, payload, quota): final, `failTokens`.
+    Rejected { raw: Value, reason: String },
+    /// Could not be sent (vendor down, timeout, auth): a server-side error.
+    Error { reason: String },
+}
+
+impl VendorOutcome {
+    pub fn is_success(&self) -> bool {
+        matches!(self, Self::Sent { .. })
+    }
+}
+
+#[async_trait]
+pub trait VendorDispatch: Send + Sync + std::fmt::Debug + 'static {
+    /// Sends `message` to each binding; the result has one outcome per binding, in order.
+    async fn send(
+        &self,
+        app: &App,
+        bindings: &[Binding],
+        message: &PushMessage,
+    ) -> Vec<VendorOutcome>;
+}
+
+/// No notifier is configured on this node.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoVendors;
+
+#[async_trait]
+impl VendorDispatch for NoVendors {
+    async fn send(&self, _: &App, bindings: &[Binding], _: &PushMessage) -> Vec<VendorOutcome> {
+        bindings
+            .iter()
+            .map(|b| VendorOutcome::Rejected {
+                raw: Value::Null,
+                reason: format!("notifier {} is not configured", b.notifier_name),
+            })
+            .collect()
+    }
+}
