@@ -255,14 +255,14 @@ impl Server {
                     source,
                 })?;
         let gateway = Gateway::start(store.clone(), clock.clone(), config.gateway.clone());
-        let engine = Arc::new(Engine {
-            store: store.clone(),
-            bus: Arc::new(LocalBus(gateway.hub.clone())),
+        let engine = Arc::new(Engine::new(
+            store.clone(),
+            Arc::new(LocalBus(gateway.hub.clone())),
             gateway,
-            vendors: Arc::new(NoVendors),
-            clock: clock.clone(),
-            ids: IdGenerator::new(0),
-        });
+            Arc::new(NoVendors),
+            clock.clone(),
+            IdGenerator::new(0),
+        ));
         let state = AppState::new(store.clone(), engine, config, TokenSigner::new(key), clock);
         Ok(Self {
             listener,
@@ -309,6 +309,7 @@ impl Server {
             }
         };
         self.state.gateway.shutdown().await;
+        self.state.engine.stopped().await;
         self.store.close().await;
         tracing::info!("store closed");
         result

@@ -106,6 +106,20 @@ impl Device {
         token: &str,
         device_id: &str,
     ) -> Result<Self, ClientError> {
+        Self::connect_from(server, org, app, token, device_id, None).await
+    }
+
+    /// As [`Device::connect`], from a chosen local address (the benchmark spreads many
+    /// devices over several addresses of 127.0.0.0/8, beyond one address's port range).
+    /// Plain `ws://` only when a source address is given.
+    pub async fn connect_from(
+        server: &str,
+        org: &str,
+        app: &str,
+        token: &str,
+        device_id: &str,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<Self, ClientError> {
         let base = server.trim_end_matches('/');
         let ws_base = if let Some(rest) = base.strip_prefix("http://") {
             format!("ws://{rest}")
@@ -121,7 +135,49 @@ impl Device {
         let auth = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|e| ClientError::Url(e.to_string()))?;
         req.headers_mut().insert("Authorization", auth);
-        let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+        // Small buffers: a device's frames are small, and load generators hold thousands.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(8 * 1024)
+            .write_buffer_size(0);
+        let mut ws = match source {
+            None => {
+                tokio_tungstenite::connect_async_with_config(req, Some(config), false)
+                    .await?
+                    .0
+            }
+            Some(ip) => {
+                let host = req.uri().host().unwrap_or("127.0.0.1").to_owned();
+                let port = req.uri().port_u16().unwrap_or(80);
+                let addr = tokio::net::lookup_host((host.as_str(), port))
+                    .await
+                    .map_err(|e| ClientError::Url(e.to_string()))?
+                    .next()
+                    .ok_or_else(|| ClientError::Url(format!("cannot resolve {host}")))?;
+                let socket = if ip.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()
+                } else {
+                    tokio::net::TcpSocket::new_v6()
+                }
+                .map_err(tokio_tungstenite::tungstenite::Error::Io)?;
+                socket
+                    .bind(std::net::SocketAddr::new(ip, 0))
+                    .map_err(tokio_tungstenite::tungstenite::Error::Io)?;
+                let stream = socket
+                    .connect(addr)
+                    .await
+                    .map_err(tokio_tungstenite::tungstenite::Error::Io)?;
+                stream
+                    .set_nodelay(true)
+                    .map_err(tokio_tungstenite::tungstenite::Error::Io)?;
+                tokio_tungstenite::client_async_with_config(
+                    req,
+                    MaybeTlsStream::Plain(stream),
+                    Some(config),
+                )
+                .await?
+                .0
+            }
+        };
         let first = loop {
             match ws.next().await {
                 Some(Ok(Message::Text(t))) => break t,
@@ -173,6 +229,22 @@ impl Device {
                     })
                 }
                 Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The next text frame as sent, without parsing it (for load generators that only need
+    /// a field or two). `None` when the connection closed.
+    pub async fn next_text(&mut self) -> Result<Option<String>, ClientError> {
+        loop {
+            match self.ws.next().await {
+                None | Some(Ok(Message::Close(_))) => return Ok(None),
+                Some(Ok(Message::Text(t))) => return Ok(Some(t.as_str().to_owned())),
+                Some(Ok(_)) => continue,
+                Some(Err(tokio_tungstenite::tungstenite::Error::ConnectionClosed)) => {
+                    return Ok(None)
+                }
+                Some(Err(e)) => return Err(e.into()),
             }
         }
     }

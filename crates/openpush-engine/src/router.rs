@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use openpush_core::message::PushMessage;
 use openpush_core::{Clock, IdGenerator, Strategy, Username};
+use openpush_gateway::batch::Batcher;
 use openpush_gateway::frames::PushFrame;
 use openpush_gateway::{Bus, Gateway, SendOutcome};
 use openpush_store::{App, Binding, ChannelMessage, Enqueue, PendingRow, Store, StoreError};
@@ -90,6 +91,8 @@ fn leg(status: TargetStatus, desc: impl Into<String>, data: Value) -> Leg {
 pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("writing the offline queue: {0}")]
+    Queue(Arc<str>),
 }
 
 #[derive(Debug)]
@@ -100,7 +103,12 @@ pub struct Engine {
     pub vendors: Arc<dyn VendorDispatch>,
     pub clock: Arc<dyn Clock>,
     pub ids: IdGenerator,
+    /// Offline-queue writes of concurrent pushes, committed together.
+    enqueue: Batcher<Enqueue>,
 }
+
+/// Pushes whose offline-queue writes share one transaction, at most.
+const ENQUEUE_BATCH: usize = 64;
 
 /// What the Easemob channel did for one user.
 struct ChannelLeg {
@@ -118,6 +126,45 @@ struct Prepared {
 }
 
 impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        gateway: Arc<Gateway>,
+        vendors: Arc<dyn VendorDispatch>,
+        clock: Arc<dyn Clock>,
+        ids: IdGenerator,
+    ) -> Self {
+        let writer = store.clone();
+        let enqueue = Batcher::start(
+            ENQUEUE_BATCH,
+            gateway.shutdown.clone(),
+            move |batch: Vec<Enqueue>| {
+                let store = writer.clone();
+                async move {
+                    store.enqueue(&batch).await.map_err(|e| {
+                        tracing::error!(error = %e, "writing the offline queue failed");
+                        Arc::<str>::from(e.to_string())
+                    })
+                }
+            },
+        );
+        Self {
+            store,
+            bus,
+            gateway,
+            vendors,
+            clock,
+            ids,
+            enqueue,
+        }
+    }
+
+    /// Resolves once the offline-queue writer has written everything and stopped (after the
+    /// gateway's shutdown).
+    pub async fn stopped(&self) {
+        self.enqueue.stopped().await;
+    }
+
     /// Pushes `message` to `targets` (already validated, at most a page) by `strategy`.
     /// Returns one result per target, in order; unknown users get `FAIL appUser not exists`.
     pub async fn push_users(
@@ -166,7 +213,7 @@ impl Engine {
         for u in &online_only {
             let devices = online.get(u).cloned().unwrap_or_default();
             let sent = self
-                .send_online(app, u, &devices, &prepared, |_| self.next_id())
+                .send_online(app, u, &devices, &prepared, false, |_| self.next_id())
                 .await;
             let l = if sent > 0 {
                 leg(
@@ -299,6 +346,7 @@ impl Engine {
         user: &Username,
         devices: &[Arc<str>],
         p: &Prepared,
+        stored: bool,
         mut id_for: impl FnMut(&str) -> i64,
     ) -> usize {
         let mut sent = 0;
@@ -306,6 +354,7 @@ impl Engine {
             let id = id_for(d);
             let frame = PushFrame {
                 id,
+                stored,
                 task_id: p.task_id,
                 push_msg_id: p.push_msg_id,
                 message_json: &p.json,
@@ -376,8 +425,8 @@ impl Engine {
             .iter()
             .map(|u| stored_per_user.get(u).copied().unwrap_or(0))
             .collect();
-        self.store
-            .enqueue(&[Enqueue {
+        self.enqueue
+            .submit(Enqueue {
                 message: ChannelMessage {
                     id: message_id,
                     app_id: app.id,
@@ -388,12 +437,13 @@ impl Engine {
                     expires_at: p.expires_at,
                 },
                 rows,
-            }])
-            .await?;
+            })
+            .await
+            .map_err(EngineError::Queue)?;
         let mut online_count: HashMap<Username, usize> = HashMap::new();
         for (u, d, id) in live {
             let n = self
-                .send_online(app, &u, std::slice::from_ref(&d), p, |_| id)
+                .send_online(app, &u, std::slice::from_ref(&d), p, true, |_| id)
                 .await;
             *online_count.entry(u).or_default() += n;
         }

@@ -13,6 +13,10 @@ pub const CLOSE_REPLACED: u16 = 4009;
 #[derive(Debug, Clone, Copy)]
 pub struct PushFrame<'a> {
     pub id: i64,
+    /// Whether the delivery is in the offline queue. Deliveries that are not (online-only
+    /// pushes) get ids prefixed with `o`: a device acks them like any other, and the server
+    /// knows without a lookup that there is nothing to remove.
+    pub stored: bool,
     pub task_id: Option<i64>,
     pub push_msg_id: Option<i64>,
     pub message_json: &'a str,
@@ -27,7 +31,8 @@ fn opt(v: Option<i64>) -> String {
 impl PushFrame<'_> {
     pub fn to_json(&self) -> String {
         format!(
-            r#"{{"type":"push","id":"{}","task_id":{},"push_msg_id":{},"message":{},"sent_at":{},"expires_at":{}}}"#,
+            r#"{{"type":"push","id":"{}{}","task_id":{},"push_msg_id":{},"message":{},"sent_at":{},"expires_at":{}}}"#,
+            if self.stored { "" } else { "o" },
             self.id,
             opt(self.task_id),
             opt(self.push_msg_id),
@@ -67,6 +72,7 @@ mod tests {
     fn push_frame_is_valid_json() {
         let f = PushFrame {
             id: 42,
+            stored: true,
             task_id: Some(7),
             push_msg_id: None,
             message_json: r#"{"title":"t","content":"c\"q"}"#,
@@ -78,6 +84,9 @@ mod tests {
         assert_eq!(v["task_id"], 7);
         assert!(v["push_msg_id"].is_null());
         assert_eq!(v["message"]["content"], "c\"q");
+        let online = PushFrame { stored: false, ..f };
+        let v: serde_json::Value = serde_json::from_str(&online.to_json()).unwrap();
+        assert_eq!(v["id"], "o42");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! and the online leg of strategy 3), which are never stored.
 
 mod acks;
+pub mod batch;
 mod bus;
 pub mod frames;
 mod hub;
@@ -66,7 +67,8 @@ pub struct Gateway {
     pub config: GatewayConfig,
     acks: AckBatcher,
     sessions: TaskTracker,
-    shutdown: CancellationToken,
+    /// Cancelled once the sessions have ended; background writers drain and stop on it.
+    pub shutdown: CancellationToken,
 }
 
 impl Gateway {

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::SinkExt;
 use openpush_core::{DeviceId, Username};
 use openpush_store::Ack;
 use tokio::sync::mpsc;
@@ -21,6 +22,36 @@ pub struct SessionInfo {
     pub app_id: i64,
     pub username: Username,
     pub device: DeviceId,
+}
+
+/// Notifications written per flush at most.
+const WRITE_BATCH: usize = 64;
+
+/// How long a closing connection gets to take its close frame.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Writes `first` and whatever else is queued (up to [`WRITE_BATCH`]), then flushes once: one
+/// syscall for a burst instead of one per notification. Deliveries already sent by the replay
+/// are skipped. `false` if the socket failed.
+async fn write_burst(
+    socket: &mut WebSocket,
+    rx: &mut mpsc::Receiver<(i64, Utf8Bytes)>,
+    first: (i64, Utf8Bytes),
+    replayed: &mut HashSet<i64>,
+) -> bool {
+    let mut next = Some(first);
+    let mut n = 0;
+    while let Some((id, frame)) = next.take() {
+        let duplicate = !replayed.is_empty() && replayed.remove(&id);
+        if !duplicate && socket.feed(Message::Text(frame)).await.is_err() {
+            return false;
+        }
+        n += 1;
+        if n < WRITE_BATCH {
+            next = rx.try_recv().ok();
+        }
+    }
+    socket.flush().await.is_ok()
 }
 
 enum End {
@@ -55,7 +86,8 @@ impl Gateway {
             .await
         {
             tracing::error!(error = %e, "recording a device failed; closing its connection");
-            let _ = socket.send(close(1011, "internal error")).await;
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(close(1011, "internal error")))
+                .await;
             return;
         }
         let (tx, rx) = mpsc::channel(self.config.send_queue.max(1));
@@ -67,7 +99,8 @@ impl Gateway {
         let end = self.session(&mut socket, &info, rx, &shared).await;
         self.hub.unregister(info.app_id, user, conn_id);
         if let End::Close(code, why) = end {
-            let _ = socket.send(close(code, why)).await;
+            // A device that does not read gets no more than a moment to take the close frame.
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(close(code, why))).await;
         }
     }
 
@@ -117,6 +150,7 @@ impl Gateway {
             for p in &page {
                 let frame = PushFrame {
                     id: p.id,
+                    stored: true,
                     task_id: p.message.task_id,
                     push_msg_id: p.message.push_msg_id,
                     message_json: &p.message.body,
@@ -159,11 +193,17 @@ impl Gateway {
                     }
                 }
                 item = rx.recv() => {
-                    let Some((id, frame)) = item else { return End::Gone };
-                    if !replayed.is_empty() && replayed.remove(&id) {
-                        continue;
-                    }
-                    if socket.send(Message::Text(frame)).await.is_err() {
+                    let Some(first) = item else { return End::Gone };
+                    // A device that stops reading must not hold the session in a write: the
+                    // write races the close request (4008, 1001, 4009).
+                    let wrote = tokio::select! {
+                        ok = write_burst(socket, &mut rx, first, &mut replayed) => ok,
+                        () = shared.closed() => {
+                            let code = shared.close_code();
+                            return End::Close(code, reason(code));
+                        }
+                    };
+                    if !wrote {
                         return End::Gone;
                     }
                 }
@@ -190,6 +230,8 @@ impl Gateway {
                 .await
                 .map_err(|_| End::Gone),
             Incoming::Ack { ids } => {
+                // Ids of online-only deliveries (`o…`) and anything foreign do not parse: there
+                // is nothing stored to remove for them.
                 let acks = ids
                     .iter()
                     .filter_map(|s| s.parse::<i64>().ok())

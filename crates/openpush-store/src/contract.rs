@@ -734,7 +734,8 @@ pub async fn first_device_adopts_parked_copies(store: &dyn Store) {
             .len(),
         1
     );
-    // A second device does not take over the first one's copy.
+    // A copy parked later (a push racing the first connect) goes to the next device that
+    // connects; the first device's own copy stays its own.
     store
         .enqueue(&[Enqueue {
             message: message(3, a, 10_000),
@@ -746,11 +747,16 @@ pub async fn first_device_adopts_parked_copies(store: &dyn Store) {
         .touch_device(a, &u("u1"), &d("second"), 7)
         .await
         .unwrap());
-    assert!(store
+    let second = store
         .pending_for(a, &u("u1"), &d("second"), None, 0, 10)
         .await
-        .unwrap()
-        .is_empty());
+        .unwrap();
+    assert_eq!(second.iter().map(|p| p.id).collect::<Vec<_>>(), [4]);
+    let first = store
+        .pending_for(a, &u("u1"), &d("first"), None, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(first.iter().map(|p| p.id).collect::<Vec<_>>(), [2]);
     assert_eq!(store.set_offline_retention(a, Some(60)).await.unwrap(), ());
     assert_eq!(
         store

@@ -175,8 +175,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn set_offline_retention(&self, app_id: i64, secs: Option<i64>) -> Result<()>;
 
     // ---- the Easemob channel: devices and the offline queue ------------------------------
-    /// Records that a device connected. If it is the user's first known device, it adopts
-    /// the copies kept for the user while no device was known. Returns whether it was new.
+    /// Records that a device connected; it adopts any copies kept for the user while no
+    /// device was known. Returns whether the device was new.
     async fn touch_device(
         &self,
         app_id: i64,

@@ -856,14 +856,6 @@ impl Store for SqliteStore {
         .map_err(backend("recording a device"))?;
         let new = updated.rows_affected() == 0;
         if new {
-            let known: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM devices WHERE app_id = ? AND username = ?",
-            )
-            .bind(app_id)
-            .bind(username.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend("counting devices"))?;
             sqlx::query(
                 "INSERT INTO devices (app_id, username, device_id, first_seen, last_seen) \
                  VALUES (?, ?, ?, ?, ?)",
@@ -876,18 +868,20 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(backend("recording a device"))?;
-            if known == 0 {
-                sqlx::query(
-                    "UPDATE pending SET device_id = ? WHERE app_id = ? AND username = ? AND device_id = ''",
-                )
-                .bind(device.as_str())
-                .bind(app_id)
-                .bind(username.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(backend("adopting queued copies"))?;
-            }
         }
+        // Copies kept while the user had no known device go to the device that connects.
+        // Normally that is the first device; checking on every connect also catches a copy
+        // written in the moment between a push reading the device list and a first device
+        // connecting.
+        sqlx::query(
+            "UPDATE pending SET device_id = ? WHERE app_id = ? AND username = ? AND device_id = ''",
+        )
+        .bind(device.as_str())
+        .bind(app_id)
+        .bind(username.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend("adopting queued copies"))?;
         tx.commit().await.map_err(backend("commit"))?;
         Ok(new)
     }

@@ -1,5 +1,13 @@
 //! The `openpush` binary: a thin shell over the library crates.
 
+/// mimalloc: the push path allocates many small, short-lived buffers (frames, rows), where
+/// it measurably beats the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod bench;
+mod device;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -43,8 +51,16 @@ enum Command {
         #[command(subcommand)]
         command: AppCommand,
     },
+    /// Connect as one device of a user and print each notification as a JSON line
+    /// (logs on stderr); reconnects until Ctrl-C.
+    Device(device::DeviceArgs),
     /// Print every setting with its default and a one-line doc.
     DefaultConfig,
+    /// Run a benchmark scenario (starts its own server and simulated devices).
+    Bench(bench::BenchArgs),
+    /// One load process of `openpush bench` (started by it).
+    #[command(hide = true)]
+    BenchWorker(bench::WorkerArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,8 +125,24 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested; draining in-flight requests");
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    // A load process is one of several on a small machine: one thread each. Everything else
+    // uses every core.
+    let runtime = if matches!(cli.command, Command::BenchWorker(_)) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    }
+    .context("starting the async runtime")?;
+    runtime.block_on(async_main(cli))
+}
+
+async fn async_main(cli: Cli) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -118,13 +150,18 @@ async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
     match &cli.command {
+        Command::Bench(args) => bench::run(args.clone()).await,
+        Command::BenchWorker(args) => bench::run_worker(args.clone()).await,
         Command::DefaultConfig => {
             print!("{DEFAULT_CONFIG_TOML}");
             Ok(())
         }
         Command::Serve { listen } => {
+            // One descriptor per device connection: take what the hard limit allows.
+            if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+                tracing::warn!(error = %e, "could not raise the open-file limit");
+            }
             let config = load_config(&cli, *listen)?;
             let data_dir = config.data_dir.clone();
             let server = Server::bind(config).await.context("starting the server")?;
@@ -134,6 +171,7 @@ async fn main() -> Result<()> {
             tracing::info!("stopped");
             Ok(())
         }
+        Command::Device(args) => device::run(args.clone()).await,
         Command::App { command } => {
             let config = load_config(&cli, None)?;
             let store = SqliteStore::open(&config.data_dir)

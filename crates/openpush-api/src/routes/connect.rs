@@ -71,7 +71,7 @@ pub async fn connect(
     let gateway = state.gateway.clone();
     Ok(ws
         .read_buffer_size(4096)
-        .write_buffer_size(0)
+        .write_buffer_size(8 * 1024)
         .max_message_size(MAX_DEVICE_MESSAGE)
         .max_frame_size(MAX_DEVICE_MESSAGE)
         .on_upgrade(move |socket| gateway.serve(socket, info)))
