@@ -2,35 +2,89 @@
 //! path contend only within a shard. No lock is held across an await: every operation here is
 //! synchronous.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicI64, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
-use parking_lot::RwLock;
-use tokio::sync::{mpsc, Notify};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
 
 /// A queued notification: its delivery id (to skip duplicates of a replay) and its frame.
 pub type Outbound = (i64, Utf8Bytes);
 
-/// What a session and the hub share about one connection.
+/// What a session and the hub share about one connection: its send queue, its close request
+/// and when it was last heard from.
+///
+/// The queue is a plain deque that allocates on first use and gives its memory back once it
+/// drains: an idle connection holds no queue memory at all (a channel would hold a block).
 #[derive(Debug)]
 pub(crate) struct ConnShared {
     /// The close code asked for, 0 while the connection may stay.
     close_code: AtomicU16,
     wake: Notify,
+    queue: Mutex<VecDeque<Outbound>>,
+    queue_cap: usize,
+    queued: Notify,
+    /// Set when the session has ended: sends find the device offline.
+    gone: AtomicBool,
     /// Last time (clock ms) the device sent anything.
     pub(crate) last_seen: AtomicI64,
 }
 
+/// What became of one push into a connection's queue.
+enum Queued {
+    Yes,
+    Full,
+    Gone,
+}
+
 impl ConnShared {
-    pub(crate) fn new(now_ms: i64) -> Self {
+    pub(crate) fn new(now_ms: i64, queue_cap: usize) -> Self {
         Self {
             close_code: AtomicU16::new(0),
             wake: Notify::new(),
+            queue: Mutex::new(VecDeque::new()),
+            queue_cap: queue_cap.max(1),
+            queued: Notify::new(),
+            gone: AtomicBool::new(false),
             last_seen: AtomicI64::new(now_ms),
         }
+    }
+
+    fn push(&self, item: Outbound) -> Queued {
+        if self.gone.load(Ordering::Acquire) {
+            return Queued::Gone;
+        }
+        let mut q = self.queue.lock();
+        if q.len() >= self.queue_cap {
+            return Queued::Full;
+        }
+        q.push_back(item);
+        drop(q);
+        self.queued.notify_one();
+        Queued::Yes
+    }
+
+    /// Takes the next queued item, if any.
+    pub(crate) fn pop(&self) -> Option<Outbound> {
+        let mut q = self.queue.lock();
+        let item = q.pop_front();
+        if q.is_empty() && q.capacity() > 16 {
+            *q = VecDeque::new();
+        }
+        item
+    }
+
+    /// Resolves when something may have been queued.
+    pub(crate) async fn queued(&self) {
+        self.queued.notified().await;
+    }
+
+    pub(crate) fn mark_gone(&self) {
+        self.gone.store(true, Ordering::Release);
+        self.queue.lock().clear();
     }
 
     /// Asks the session to close with `code`. The first request wins.
@@ -58,7 +112,6 @@ impl ConnShared {
 struct Conn {
     id: u64,
     device_id: Arc<str>,
-    tx: mpsc::Sender<Outbound>,
     shared: Arc<ConnShared>,
 }
 
@@ -104,14 +157,12 @@ impl Hub {
         app_id: i64,
         user: &str,
         device_id: &str,
-        tx: mpsc::Sender<Outbound>,
         shared: Arc<ConnShared>,
     ) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let conn = Conn {
             id,
             device_id: Arc::from(device_id),
-            tx,
             shared,
         };
         let mut shard = self.shard(app_id, user).write();
@@ -165,13 +216,13 @@ impl Hub {
         else {
             return Delivered::Offline;
         };
-        match conn.tx.try_send(item) {
-            Ok(()) => Delivered::Queued,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        match conn.shared.push(item) {
+            Queued::Yes => Delivered::Queued,
+            Queued::Full => {
                 conn.shared.close(crate::frames::CLOSE_TOO_SLOW);
                 Delivered::TooSlow
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Delivered::Offline,
+            Queued::Gone => Delivered::Offline,
         }
     }
 
@@ -230,23 +281,27 @@ mod tests {
         user: &str,
         dev: &str,
         cap: usize,
-    ) -> (u64, mpsc::Receiver<Outbound>, Arc<ConnShared>) {
-        let (tx, rx) = mpsc::channel(cap);
-        let shared = Arc::new(ConnShared::new(0));
-        let id = hub.register(1, user, dev, tx, shared.clone());
-        (id, rx, shared)
+    ) -> (u64, Arc<ConnShared>, Arc<ConnShared>) {
+        let shared = Arc::new(ConnShared::new(0, cap));
+        let id = hub.register(1, user, dev, shared.clone());
+        (id, shared.clone(), shared)
     }
 
     #[test]
     fn register_replace_send_unregister() {
         let hub = Hub::new(4);
         let (id1, _rx1, s1) = conn(&hub, "u", "d", 4);
-        let (_id2, mut rx2, s2) = conn(&hub, "u", "d", 4);
+        let (_id2, rx2, s2) = conn(&hub, "u", "d", 4);
         assert_eq!(s1.close_code(), crate::frames::CLOSE_REPLACED);
         assert_eq!(s2.close_code(), 0);
         assert_eq!(hub.len(), 1);
         assert_eq!(hub.send(1, "u", "d", (7, "x".into())), Delivered::Queued);
-        assert_eq!(rx2.try_recv().unwrap().0, 7);
+        assert_eq!(rx2.pop().unwrap().0, 7);
+        assert!(rx2.pop().is_none());
+        // A session that has ended takes nothing more.
+        rx2.mark_gone();
+        assert_eq!(hub.send(1, "u", "d", (9, "x".into())), Delivered::Offline);
+        s2.gone.store(false, Ordering::Release);
         assert_eq!(
             hub.send(1, "u", "other", (8, "x".into())),
             Delivered::Offline

@@ -10,7 +10,6 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::SinkExt;
 use openpush_core::{DeviceId, Username};
 use openpush_store::Ack;
-use tokio::sync::mpsc;
 
 use crate::frames::{self, Incoming, PushFrame};
 use crate::hub::ConnShared;
@@ -30,28 +29,32 @@ const WRITE_BATCH: usize = 64;
 /// How long a closing connection gets to take its close frame.
 const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Writes `first` and whatever else is queued (up to [`WRITE_BATCH`]), then flushes once: one
-/// syscall for a burst instead of one per notification. Deliveries already sent by the replay
-/// are skipped. `false` if the socket failed.
-async fn write_burst(
+/// Writes everything queued, flushing every [`WRITE_BATCH`] frames: one syscall for a burst
+/// instead of one per notification. Deliveries the replay already sent are skipped. `false`
+/// if the socket failed.
+async fn write_queued(
     socket: &mut WebSocket,
-    rx: &mut mpsc::Receiver<(i64, Utf8Bytes)>,
-    first: (i64, Utf8Bytes),
+    shared: &ConnShared,
     replayed: &mut HashSet<i64>,
 ) -> bool {
-    let mut next = Some(first);
-    let mut n = 0;
-    while let Some((id, frame)) = next.take() {
+    let mut pending = 0;
+    while let Some((id, frame)) = shared.pop() {
         let duplicate = !replayed.is_empty() && replayed.remove(&id);
-        if !duplicate && socket.feed(Message::Text(frame)).await.is_err() {
+        if duplicate {
+            continue;
+        }
+        if socket.feed(Message::Text(frame)).await.is_err() {
             return false;
         }
-        n += 1;
-        if n < WRITE_BATCH {
-            next = rx.try_recv().ok();
+        pending += 1;
+        if pending == WRITE_BATCH {
+            if socket.flush().await.is_err() {
+                return false;
+            }
+            pending = 0;
         }
     }
-    socket.flush().await.is_ok()
+    pending == 0 || socket.flush().await.is_ok()
 }
 
 enum End {
@@ -90,13 +93,13 @@ impl Gateway {
                 .await;
             return;
         }
-        let (tx, rx) = mpsc::channel(self.config.send_queue.max(1));
-        let shared = Arc::new(ConnShared::new(now));
+        let shared = Arc::new(ConnShared::new(now, self.config.send_queue));
         let user = info.username.as_str();
-        let conn_id =
-            self.hub
-                .register(info.app_id, user, info.device.as_str(), tx, shared.clone());
-        let end = self.session(&mut socket, &info, rx, &shared).await;
+        let conn_id = self
+            .hub
+            .register(info.app_id, user, info.device.as_str(), shared.clone());
+        let end = self.session(&mut socket, &info, &shared).await;
+        shared.mark_gone();
         self.hub.unregister(info.app_id, user, conn_id);
         if let End::Close(code, why) = end {
             // A device that does not read gets no more than a moment to take the close frame.
@@ -108,7 +111,6 @@ impl Gateway {
         &self,
         socket: &mut WebSocket,
         info: &SessionInfo,
-        mut rx: mpsc::Receiver<(i64, Utf8Bytes)>,
         shared: &ConnShared,
     ) -> End {
         let welcome = frames::welcome(
@@ -119,58 +121,13 @@ impl Gateway {
         if socket.send(Message::Text(welcome.into())).await.is_err() {
             return End::Gone;
         }
-        // Replay. Live pushes queue up in `rx` meanwhile; any of them already replayed (it was
-        // stored before we read the queue) is skipped below by id.
-        let mut replayed: HashSet<i64> = HashSet::new();
-        let mut after = None;
-        loop {
-            if shared.close_code() != 0 {
-                let code = shared.close_code();
-                return End::Close(code, reason(code));
-            }
-            let page = match self
-                .store
-                .pending_for(
-                    info.app_id,
-                    &info.username,
-                    &info.device,
-                    after,
-                    self.clock.now_ms(),
-                    self.config.replay_page,
-                )
-                .await
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(error = %e, "reading the offline queue failed");
-                    return End::Close(1011, "internal error");
-                }
-            };
-            let last = page.len() < self.config.replay_page as usize;
-            for p in &page {
-                let frame = PushFrame {
-                    id: p.id,
-                    stored: true,
-                    task_id: p.message.task_id,
-                    push_msg_id: p.message.push_msg_id,
-                    message_json: &p.message.body,
-                    sent_at: p.message.sent_at,
-                    expires_at: p.message.expires_at,
-                };
-                if socket
-                    .send(Message::Text(frame.to_json().into()))
-                    .await
-                    .is_err()
-                {
-                    return End::Gone;
-                }
-                replayed.insert(p.id);
-                after = Some(p.id);
-            }
-            if last {
-                break;
-            }
-        }
+        // The replay and the handling of device frames are boxed: they are rare next to the
+        // idle wait, and keeping their state out of this future keeps every idle connection
+        // small.
+        let mut replayed = match Box::pin(self.replay(socket, info, shared)).await {
+            Ok(r) => r,
+            Err(end) => return end,
+        };
         loop {
             tokio::select! {
                 biased;
@@ -183,7 +140,7 @@ impl Gateway {
                     shared.last_seen.store(self.clock.now_ms(), Ordering::Relaxed);
                     match msg {
                         Message::Text(t) => {
-                            if let Err(end) = self.incoming(socket, info, t.as_str()).await {
+                            if let Err(end) = Box::pin(self.incoming(socket, info, t.as_str())).await {
                                 return end;
                             }
                         }
@@ -192,12 +149,11 @@ impl Gateway {
                         Message::Ping(_) | Message::Pong(_) | Message::Binary(_) => {}
                     }
                 }
-                item = rx.recv() => {
-                    let Some(first) = item else { return End::Gone };
+                () = shared.queued() => {
                     // A device that stops reading must not hold the session in a write: the
                     // write races the close request (4008, 1001, 4009).
                     let wrote = tokio::select! {
-                        ok = write_burst(socket, &mut rx, first, &mut replayed) => ok,
+                        ok = write_queued(socket, shared, &mut replayed) => ok,
                         () = shared.closed() => {
                             let code = shared.close_code();
                             return End::Close(code, reason(code));
@@ -207,6 +163,67 @@ impl Gateway {
                         return End::Gone;
                     }
                 }
+            }
+        }
+    }
+
+    /// Sends the device's queued deliveries, oldest first, page by page. Live pushes queue up
+    /// meanwhile; the ids replayed are returned so that a live copy of one of them (stored
+    /// before the replay read it) is not sent twice.
+    async fn replay(
+        &self,
+        socket: &mut WebSocket,
+        info: &SessionInfo,
+        shared: &ConnShared,
+    ) -> Result<HashSet<i64>, End> {
+        let mut replayed: HashSet<i64> = HashSet::new();
+        let mut after = None;
+        loop {
+            if shared.close_code() != 0 {
+                let code = shared.close_code();
+                return Err(End::Close(code, reason(code)));
+            }
+            let page = self
+                .store
+                .pending_for(
+                    info.app_id,
+                    &info.username,
+                    &info.device,
+                    after,
+                    self.clock.now_ms(),
+                    self.config.replay_page,
+                )
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "reading the offline queue failed");
+                    End::Close(1011, "internal error")
+                })?;
+            let last = page.len() < self.config.replay_page as usize;
+            for p in &page {
+                let frame = PushFrame {
+                    id: p.id,
+                    stored: true,
+                    task_id: p.message.task_id,
+                    push_msg_id: p.message.push_msg_id,
+                    message_json: &p.message.body,
+                    sent_at: p.message.sent_at,
+                    expires_at: p.message.expires_at,
+                };
+                let sent = tokio::select! {
+                    r = socket.send(Message::Text(frame.to_json().into())) => r.is_ok(),
+                    () = shared.closed() => {
+                        let code = shared.close_code();
+                        return Err(End::Close(code, reason(code)));
+                    }
+                };
+                if !sent {
+                    return Err(End::Gone);
+                }
+                replayed.insert(p.id);
+                after = Some(p.id);
+            }
+            if last {
+                return Ok(replayed);
             }
         }
     }

@@ -70,7 +70,7 @@ pub async fn connect(
         .map_err(|r| ApiError::illegal_argument(format!("a WebSocket upgrade is required: {r}")))?;
     let gateway = state.gateway.clone();
     Ok(ws
-        .read_buffer_size(4096)
+        .read_buffer_size(512)
         .write_buffer_size(8 * 1024)
         .max_message_size(MAX_DEVICE_MESSAGE)
         .max_frame_size(MAX_DEVICE_MESSAGE)
