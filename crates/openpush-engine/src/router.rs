@@ -91,7 +91,7 @@ fn leg(status: TargetStatus, desc: impl Into<String>, data: Value) -> Leg {
 pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("writing the offline queue: {0}")]
+    #[error("the offline queue or a target lookup failed: {0}")]
     Queue(Arc<str>),
 }
 
@@ -105,6 +105,46 @@ pub struct Engine {
     pub ids: IdGenerator,
     /// Offline-queue writes of concurrent pushes, committed together.
     enqueue: Batcher<Enqueue>,
+    /// Target lookups of concurrent pushes, read together.
+    resolver: Batcher<Lookup, Resolved>,
+}
+
+/// Which users exist, and (if asked) their known Easemob-channel devices.
+type Lookup = (i64, Vec<Username>, bool);
+type Resolved = (Arc<HashSet<Username>>, Arc<HashMap<Username, Vec<String>>>);
+
+/// Pushes whose target lookups share one pair of queries, at most.
+const RESOLVE_BATCH: usize = 64;
+
+/// One pair of queries (users, devices) per app for a whole batch of lookups.
+async fn resolve_batch(store: &dyn Store, items: Vec<Lookup>) -> Result<Vec<Resolved>, Arc<str>> {
+    let err = |e: StoreError| Arc::<str>::from(e.to_string());
+    let mut apps: HashMap<i64, (Vec<Username>, bool)> = HashMap::new();
+    for (app, users, devices) in &items {
+        let e = apps.entry(*app).or_default();
+        e.0.extend(users.iter().cloned());
+        e.1 |= *devices;
+    }
+    let mut found: HashMap<i64, Resolved> = HashMap::new();
+    for (app, (mut users, want_devices)) in apps {
+        users.sort();
+        users.dedup();
+        let existing: HashSet<Username> = store
+            .existing_users(app, &users)
+            .await
+            .map_err(err)?
+            .into_iter()
+            .collect();
+        let mut devices: HashMap<Username, Vec<String>> = HashMap::new();
+        if want_devices {
+            for (u, d) in store.devices_of(app, &users).await.map_err(err)? {
+                devices.entry(u).or_default().push(d);
+            }
+        }
+        found.insert(app, (Arc::new(existing), Arc::new(devices)));
+    }
+    // Each caller sees the whole app's answer; it only looks up its own targets in it.
+    Ok(items.iter().map(|(app, _, _)| found[app].clone()).collect())
 }
 
 /// Pushes whose offline-queue writes share one transaction, at most.
@@ -148,6 +188,15 @@ impl Engine {
                 }
             },
         );
+        let reader = store.clone();
+        let resolver = Batcher::start_with(
+            RESOLVE_BATCH,
+            gateway.shutdown.clone(),
+            move |items: Vec<Lookup>| {
+                let store = reader.clone();
+                async move { resolve_batch(&*store, items).await }
+            },
+        );
         Self {
             store,
             bus,
@@ -156,6 +205,7 @@ impl Engine {
             clock,
             ids,
             enqueue,
+            resolver,
         }
     }
 
@@ -175,15 +225,17 @@ impl Engine {
         message: &PushMessage,
         mode: Mode,
     ) -> Result<Vec<TargetResult>, EngineError> {
-        let existing: HashSet<Username> = self
-            .store
-            .existing_users(app.id, targets)
-            .await?
-            .into_iter()
-            .collect();
+        // Strategies that may use the Easemob channel's queue need the known devices too.
+        let needs_devices = !matches!(strategy, Strategy::Vendor | Strategy::OnlineOnly);
+        let (existing, devices) = self
+            .resolver
+            .submit((app.id, targets.to_vec(), needs_devices))
+            .await
+            .map_err(EngineError::Queue)?;
         let mut users: Vec<Username> = Vec::new();
+        let mut seen = HashSet::new();
         for t in targets {
-            if existing.contains(t) && !users.contains(t) {
+            if existing.contains(t) && seen.insert(t) {
                 users.push(t.clone());
             }
         }
@@ -238,7 +290,7 @@ impl Engine {
         };
         if !channel_users.is_empty() {
             let legs = self
-                .channel(app, &channel_users, &online, &prepared)
+                .channel(app, &channel_users, &online, &devices, &prepared)
                 .await?;
             for (u, c) in channel_users.iter().zip(legs) {
                 results.entry(u.clone()).or_default().push(leg(
@@ -261,6 +313,7 @@ impl Engine {
                             bindings,
                             message,
                             &online,
+                            &devices,
                             &prepared,
                         )
                         .await?;
@@ -291,6 +344,7 @@ impl Engine {
                                 bindings,
                                 &message,
                                 &online,
+                                &devices,
                                 &prepared,
                             )
                             .await
@@ -376,19 +430,16 @@ impl Engine {
         app: &App,
         users: &[Username],
         online: &HashMap<Username, Vec<Arc<str>>>,
+        known: &HashMap<Username, Vec<String>>,
         p: &Prepared,
     ) -> Result<Vec<ChannelLeg>, EngineError> {
-        let mut known: HashMap<Username, Vec<String>> = HashMap::new();
-        for (u, d) in self.store.devices_of(app.id, users).await? {
-            known.entry(u).or_default().push(d);
-        }
         let message_id = self.next_id();
         let mut rows = Vec::new();
         // (user, device, delivery id) for the online sends after the commit.
         let mut live: Vec<(Username, Arc<str>, i64)> = Vec::new();
         for u in users {
             let on = online.get(u).map(Vec::as_slice).unwrap_or(&[]);
-            let mut devices: Vec<String> = known.remove(u).unwrap_or_default();
+            let mut devices: Vec<String> = known.get(u).cloned().unwrap_or_default();
             for d in on {
                 // Connected devices are always known (the store records them on connect);
                 // this covers the moment between connect and that write.
@@ -467,6 +518,7 @@ impl Engine {
         bindings: Vec<Binding>,
         message: &PushMessage,
         online: &HashMap<Username, Vec<Arc<str>>>,
+        known: &HashMap<Username, Vec<String>>,
         p: &Prepared,
     ) -> Result<Vec<(Username, Vec<Leg>)>, EngineError> {
         let outcomes = if bindings.is_empty() {
@@ -513,7 +565,7 @@ impl Engine {
             })
             .collect();
         if !fallback.is_empty() {
-            let legs = self.channel(app, &fallback, online, p).await?;
+            let legs = self.channel(app, &fallback, online, known, p).await?;
             for (u, c) in fallback.iter().zip(legs) {
                 if let Some((_, l)) = out.iter_mut().find(|(x, _)| x == u) {
                     l.push(leg(

@@ -10,15 +10,16 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_util::sync::CancellationToken;
 
-type Reply = oneshot::Sender<Result<(), Arc<str>>>;
+type Reply<R> = oneshot::Sender<Result<R, Arc<str>>>;
 
+/// Writes (or reads) items of type `T` in batches; each caller gets its item's `R` back.
 #[derive(Debug)]
-pub struct Batcher<T> {
-    tx: mpsc::Sender<(T, Reply)>,
+pub struct Batcher<T, R = ()> {
+    tx: mpsc::Sender<(T, Reply<R>)>,
     done: Arc<Notify>,
 }
 
-impl<T> Clone for Batcher<T> {
+impl<T, R> Clone for Batcher<T, R> {
     fn clone(&self) -> Self {
         Self {
             tx: self.tx.clone(),
@@ -27,15 +28,30 @@ impl<T> Clone for Batcher<T> {
     }
 }
 
-impl<T: Send + 'static> Batcher<T> {
-    /// Starts the writer. `write` gets up to `max` items at a time. After `shutdown`, what is
-    /// queued is still written, then the writer stops.
+impl<T: Send + 'static> Batcher<T, ()> {
+    /// Starts a writer whose items have no individual answer (see [`Batcher::start_with`]).
     pub fn start<F, Fut>(max: usize, shutdown: CancellationToken, write: F) -> Self
     where
         F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), Arc<str>>> + Send,
     {
-        let (tx, mut rx) = mpsc::channel::<(T, Reply)>(max.max(1) * 16);
+        let write = Arc::new(write);
+        Self::start_with(max, shutdown, move |items: Vec<T>| {
+            let (write, n) = (write.clone(), items.len());
+            async move { write(items).await.map(|()| vec![(); n]) }
+        })
+    }
+}
+
+impl<T: Send + 'static, R: Clone + Send + 'static> Batcher<T, R> {
+    /// Starts the writer. `write` gets up to `max` items at a time and returns one `R` per
+    /// item, in order. After `shutdown`, what is queued is still written, then it stops.
+    pub fn start_with<F, Fut>(max: usize, shutdown: CancellationToken, write: F) -> Self
+    where
+        F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<R>, Arc<str>>> + Send,
+    {
+        let (tx, mut rx) = mpsc::channel::<(T, Reply<R>)>(max.max(1) * 16);
         let done = Arc::new(Notify::new());
         let finished = done.clone();
         tokio::spawn(async move {
@@ -61,8 +77,8 @@ impl<T: Send + 'static> Batcher<T> {
         Self { tx, done }
     }
 
-    /// Queues `item` and waits until the batch holding it is written.
-    pub async fn submit(&self, item: T) -> Result<(), Arc<str>> {
+    /// Queues `item` and waits until the batch holding it is done; returns its answer.
+    pub async fn submit(&self, item: T) -> Result<R, Arc<str>> {
         let (tx, rx) = oneshot::channel();
         self.tx
             .send((item, tx))
@@ -78,15 +94,33 @@ impl<T: Send + 'static> Batcher<T> {
     }
 }
 
-async fn flush<T, F, Fut>(write: &F, batch: &mut Vec<(T, Reply)>)
+async fn flush<T, R: Clone, F, Fut>(write: &F, batch: &mut Vec<(T, Reply<R>)>)
 where
     F: Fn(Vec<T>) -> Fut,
-    Fut: Future<Output = Result<(), Arc<str>>>,
+    Fut: Future<Output = Result<Vec<R>, Arc<str>>>,
 {
-    let (items, replies): (Vec<T>, Vec<Reply>) = batch.drain(..).unzip();
-    let result = write(items).await;
-    for r in replies {
-        let _ = r.send(result.clone());
+    let (items, replies): (Vec<T>, Vec<Reply<R>>) = batch.drain(..).unzip();
+    let n = replies.len();
+    match write(items).await {
+        Ok(answers) if answers.len() == n => {
+            for (r, a) in replies.into_iter().zip(answers) {
+                let _ = r.send(Ok(a));
+            }
+        }
+        Ok(answers) => {
+            let e: Arc<str> = Arc::from(format!(
+                "batch gave {} answers for {n} items",
+                answers.len()
+            ));
+            for r in replies {
+                let _ = r.send(Err(e.clone()));
+            }
+        }
+        Err(e) => {
+            for r in replies {
+                let _ = r.send(Err(e.clone()));
+            }
+        }
     }
 }
 
@@ -133,5 +167,22 @@ mod tests {
         token.cancel();
         b.stopped().await;
         assert!(b.submit(1).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn each_caller_gets_its_own_answer() {
+        let b = Batcher::start_with(8, CancellationToken::new(), |v: Vec<u32>| async move {
+            Ok(v.into_iter().map(|n| n * 10).collect())
+        });
+        let tasks: Vec<_> = (0..50u32)
+            .map(|n| {
+                let b = b.clone();
+                tokio::spawn(async move { (n, b.submit(n).await.unwrap()) })
+            })
+            .collect();
+        for t in tasks {
+            let (n, got) = t.await.unwrap();
+            assert_eq!(got, n * 10);
+        }
     }
 }
