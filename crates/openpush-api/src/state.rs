@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use openpush_core::Clock;
 use openpush_store::{App, Store};
@@ -25,8 +26,15 @@ pub struct Inner {
     pub signer: TokenSigner,
     pub clock: Arc<dyn Clock>,
     pub rate: RateLimiter,
-    apps: RwLock<HashMap<(String, String), Arc<App>>>,
+    apps: RwLock<HashMap<(String, String), CachedApp>>,
 }
+
+/// An app and when it was read.
+type CachedApp = (Arc<App>, Instant);
+
+/// How long a cached app is trusted before it is read again (its settings, such as the
+/// offline retention, can change under a running server).
+const APP_CACHE_TTL: Duration = Duration::from_secs(60);
 
 impl std::ops::Deref for AppState {
     type Target = Inner;
@@ -61,18 +69,20 @@ impl AppState {
     }
 
     /// The app named in a URL. Apps are never deleted or renamed, so a found app is cached
-    /// for the life of the process; a miss asks the store (apps created by `openpush app
-    /// create` while the server runs are found on first use).
+    /// (re-read after a minute, for its settings); a miss asks the store, so apps created by
+    /// `openpush app create` while the server runs are found on first use.
     pub async fn app(&self, org: &str, name: &str) -> ApiResult<Option<Arc<App>>> {
         let key = (org.to_owned(), name.to_owned());
-        if let Some(app) = self.apps.read().get(&key) {
-            return Ok(Some(app.clone()));
+        if let Some((app, at)) = self.apps.read().get(&key) {
+            if at.elapsed() < APP_CACHE_TTL {
+                return Ok(Some(app.clone()));
+            }
         }
         let Some(app) = self.store.app_by_name(org, name).await? else {
             return Ok(None);
         };
         let app = Arc::new(app);
-        self.apps.write().insert(key, app.clone());
+        self.apps.write().insert(key, (app.clone(), Instant::now()));
         Ok(Some(app))
     }
 }

@@ -69,6 +69,15 @@ enum AppCommand {
     Create { org: String, app: String },
     /// List apps (never their secrets).
     List,
+    /// Set how long the Easemob channel keeps an offline notification for an app: SECONDS,
+    /// or `default` for the server's `gateway.offline_retention_secs`. A running server picks
+    /// the change up within a minute.
+    Retention {
+        org: String,
+        app: String,
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+    },
 }
 
 /// Defaults, then the file, then `OPENPUSH_*` (nested keys split on `__`), then flags.
@@ -199,6 +208,32 @@ async fn app_command(store: &dyn Store, command: &AppCommand) -> Result<()> {
             });
             println!("{out}");
         }
+        AppCommand::Retention { org, app, value } => {
+            let secs = match value.as_str() {
+                "default" => None,
+                v => {
+                    let n: i64 = v
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .with_context(|| format!("retention must be a positive number of seconds or `default`, got {v:?}"))?;
+                    Some(n)
+                }
+            };
+            let found = store
+                .app_by_name(org, app)
+                .await
+                .context("reading the app")?
+                .with_context(|| format!("app {org}#{app} does not exist"))?;
+            store
+                .set_offline_retention(found.id, secs)
+                .await
+                .context("setting the retention")?;
+            println!(
+                "{}",
+                serde_json::json!({"org": org, "app": app, "offline_retention_secs": secs})
+            );
+        }
         AppCommand::List => {
             for a in store.list_apps().await.context("listing apps")? {
                 let out = serde_json::json!({
@@ -206,6 +241,7 @@ async fn app_command(store: &dyn Store, command: &AppCommand) -> Result<()> {
                     "app": a.name,
                     "client_id": a.client_id,
                     "uuid": a.uuid,
+                    "offline_retention_secs": a.offline_retention_secs,
                     "created": a.created,
                 });
                 println!("{out}");

@@ -92,9 +92,25 @@ fn app_create_and_list_without_a_server() {
     let (ok, _, err) = run(&["app", "create", "bad org", "x"], dir.path());
     assert!(!ok);
     assert!(err.contains("org"), "{err}");
+    // Per-app offline retention.
+    let (ok, out, err) = run(&["app", "retention", "demo", "shop", "3600"], dir.path());
+    assert!(ok, "{err}");
+    assert!(out.contains("\"offline_retention_secs\":3600"), "{out}");
+    for bad in [
+        ["app", "retention", "demo", "shop", "-5"],
+        ["app", "retention", "demo", "nope", "60"],
+    ] {
+        let (ok, _, err) = run(&bad, dir.path());
+        assert!(!ok);
+        assert!(
+            err.contains("retention") || err.contains("does not exist"),
+            "{err}"
+        );
+    }
     let (ok, out, _) = run(&["app", "list"], dir.path());
     assert!(ok);
     assert!(out.contains("\"shop\""));
+    assert!(out.contains("\"offline_retention_secs\":3600"), "{out}");
     assert!(!out.contains(&secret), "app list must never show secrets");
     assert!(!err.contains(&secret));
 }
