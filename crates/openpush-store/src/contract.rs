@@ -16,7 +16,7 @@ use openpush_core::{DeviceId, DeviceToken, LabelName, Nickname, NotifierName, Us
 
 use crate::{
     Ack, ChannelMessage, Enqueue, LegacyDnd, MemberFailure, NewApp, NewUser, PendingRow, Store,
-    StoreError, UserUpdate,
+    StoreError, StoredMessage, Task, TaskKind, TaskLimits, TaskStatus, UserUpdate,
 };
 
 /// Generates one `#[tokio::test]` per contract case.
@@ -29,7 +29,8 @@ macro_rules! store_contract_tests {
             bindings_bind_rebind_unbind, notification_settings_round_trip,
             labels_limit_and_delete, label_members_partial_success_and_limits,
             data_is_scoped_per_app, offline_queue_enqueue_replay_ack_expire,
-            first_device_adopts_parked_copies);
+            first_device_adopts_parked_copies, task_limits_window_and_running,
+            tasks_start_checkpoint_end, messages_and_target_pages);
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
         $(
@@ -767,4 +768,237 @@ pub async fn first_device_adopts_parked_copies(store: &dyn Store) {
             .offline_retention_secs,
         Some(60)
     );
+}
+
+fn task(id: i64, app_id: i64, kind: TaskKind, created: i64, start_at: i64) -> Task {
+    Task {
+        id,
+        app_id,
+        kind,
+        push_msg_id: None,
+        message: r#"{"title":"t","content":"c"}"#.into(),
+        strategy: 1,
+        targets: vec!["u1".into()],
+        status: TaskStatus::Scheduled,
+        start_at,
+        created,
+        started: None,
+        finished: None,
+        cursor: None,
+        stats: serde_json::json!({}),
+    }
+}
+
+const LIMITS: TaskLimits = TaskLimits {
+    max_running: 3,
+    max_in_window: 3,
+    window_ms: 300_000,
+};
+
+pub async fn task_limits_window_and_running(store: &dyn Store) {
+    let a = app(store, "a").await;
+    let b = app(store, "b").await;
+    // Two broadcasts and a list task fill the window.
+    store
+        .create_task(&task(1, a, TaskKind::Broadcast, 0, 0), LIMITS, 0)
+        .await
+        .unwrap();
+    store
+        .create_task(&task(2, a, TaskKind::Broadcast, 1_000, 0), LIMITS, 1_000)
+        .await
+        .unwrap();
+    store
+        .create_task(&task(3, a, TaskKind::List, 2_000, 0), LIMITS, 2_000)
+        .await
+        .unwrap();
+    let full = store
+        .create_task(&task(4, a, TaskKind::Label, 3_000, 0), LIMITS, 3_000)
+        .await;
+    assert!(matches!(full, Err(StoreError::Limit(_))), "{full:?}");
+    // Another app is not affected.
+    store
+        .create_task(&task(5, b, TaskKind::List, 3_000, 0), LIMITS, 3_000)
+        .await
+        .unwrap();
+    // The list task ending frees its slot at once.
+    assert!(store
+        .end_task(a, 3, TaskStatus::Finished, 4_000)
+        .await
+        .unwrap());
+    assert!(!store
+        .end_task(a, 3, TaskStatus::Finished, 4_000)
+        .await
+        .unwrap());
+    store
+        .create_task(&task(6, a, TaskKind::Label, 5_000, 0), LIMITS, 5_000)
+        .await
+        .unwrap();
+    // A finished broadcast still counts until it ages out of the window.
+    assert!(store
+        .end_task(a, 1, TaskStatus::Finished, 6_000)
+        .await
+        .unwrap());
+    assert!(matches!(
+        store
+            .create_task(&task(7, a, TaskKind::Broadcast, 7_000, 0), LIMITS, 7_000)
+            .await,
+        Err(StoreError::Limit(_))
+    ));
+    // Task 1 (created at 0) leaves the window after 5 minutes.
+    store
+        .create_task(
+            &task(8, a, TaskKind::Broadcast, 300_001, 0),
+            LIMITS,
+            300_001,
+        )
+        .await
+        .unwrap();
+    // At most 3 running: start them and creation is refused whatever the window says.
+    let roomy = TaskLimits {
+        max_in_window: 100,
+        ..LIMITS
+    };
+    let started = store.start_due_tasks(300_002, 3).await.unwrap();
+    let running: Vec<i64> = started
+        .iter()
+        .filter(|t| t.app_id == a)
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(running, [2, 6, 8]);
+    let busy = store
+        .create_task(&task(9, a, TaskKind::Broadcast, 300_003, 0), roomy, 300_003)
+        .await;
+    assert!(
+        matches!(busy, Err(StoreError::Limit(ref m)) if m.contains("running")),
+        "{busy:?}"
+    );
+}
+
+pub async fn tasks_start_checkpoint_end(store: &dyn Store) {
+    let a = app(store, "a").await;
+    let roomy = TaskLimits {
+        max_running: 10,
+        max_in_window: 10,
+        window_ms: 300_000,
+    };
+    store
+        .create_task(&task(1, a, TaskKind::List, 0, 5_000), roomy, 0)
+        .await
+        .unwrap();
+    store
+        .create_task(&task(2, a, TaskKind::List, 0, 0), roomy, 0)
+        .await
+        .unwrap();
+    store
+        .create_task(&task(3, a, TaskKind::List, 0, 0), roomy, 0)
+        .await
+        .unwrap();
+    // Only due tasks start, and no more than allowed per app.
+    let started = store.start_due_tasks(1_000, 1).await.unwrap();
+    assert_eq!(started.iter().map(|t| t.id).collect::<Vec<_>>(), [2]);
+    assert_eq!(started[0].status, TaskStatus::Running);
+    assert!(store.start_due_tasks(1_000, 1).await.unwrap().is_empty());
+    let stats = serde_json::json!({"success": 5});
+    store
+        .checkpoint_task(2, Some("cursor-1"), &stats)
+        .await
+        .unwrap();
+    let t = store.task(a, 2).await.unwrap().unwrap();
+    assert_eq!(
+        (t.cursor.as_deref(), t.stats.clone(), t.started),
+        (Some("cursor-1"), stats, Some(1_000))
+    );
+    assert_eq!(store.running_tasks().await.unwrap().len(), 1);
+    assert!(store
+        .end_task(a, 2, TaskStatus::Finished, 2_000)
+        .await
+        .unwrap());
+    let t = store.task(a, 2).await.unwrap().unwrap();
+    assert_eq!((t.status, t.finished), (TaskStatus::Finished, Some(2_000)));
+    // A checkpoint after the end changes nothing.
+    store
+        .checkpoint_task(2, Some("late"), &serde_json::json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.task(a, 2).await.unwrap().unwrap().cursor.as_deref(),
+        Some("cursor-1")
+    );
+    // Cancel a scheduled one; it never starts.
+    assert!(store
+        .end_task(a, 1, TaskStatus::Cancelled, 3_000)
+        .await
+        .unwrap());
+    let later = store.start_due_tasks(10_000, 5).await.unwrap();
+    assert_eq!(later.iter().map(|t| t.id).collect::<Vec<_>>(), [3]);
+    let listed: Vec<i64> = store
+        .list_tasks(a, 0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(listed, [3, 2, 1]);
+    assert_eq!(store.list_tasks(a, 1, 1).await.unwrap()[0].id, 2);
+    assert!(store.task(a + 1, 2).await.unwrap().is_none());
+}
+
+pub async fn messages_and_target_pages(store: &dyn Store) {
+    let a = app(store, "a").await;
+    let m = StoredMessage {
+        id: 77,
+        app_id: a,
+        body: r#"{"title":"x"}"#.into(),
+        created: 5,
+    };
+    store.create_message(&m).await.unwrap();
+    assert_eq!(store.message(a, 77).await.unwrap(), Some(m));
+    assert!(store.message(a + 1, 77).await.unwrap().is_none());
+
+    users(store, a, &["u1", "u2", "u3", "u4"]).await;
+    let p1 = store.user_page(a, None, 3).await.unwrap();
+    let p2 = store.user_page(a, Some(p1[2].0), 3).await.unwrap();
+    let all: Vec<_> = p1
+        .iter()
+        .chain(&p2)
+        .map(|(_, u)| u.as_str().to_owned())
+        .collect();
+    assert_eq!(all, ["u1", "u2", "u3", "u4"]);
+
+    store.create_label(a, &l("x"), "", 1, 10).await.unwrap();
+    store.create_label(a, &l("y"), "", 1, 10).await.unwrap();
+    store
+        .add_label_users(a, &l("x"), &[u("u1"), u("u2"), u("u3")], 1, 10)
+        .await
+        .unwrap();
+    store
+        .add_label_users(a, &l("y"), &[u("u3"), u("u2"), u("u4")], 1, 10)
+        .await
+        .unwrap();
+    let both = store
+        .label_intersection_page(a, &[l("x"), l("y")], None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        both.iter().map(|(_, u)| u.as_str()).collect::<Vec<_>>(),
+        ["u2", "u3"]
+    );
+    let first = store
+        .label_intersection_page(a, &[l("x"), l("y")], None, 1)
+        .await
+        .unwrap();
+    let rest = store
+        .label_intersection_page(a, &[l("x"), l("y")], Some(first[0].0), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|(_, u)| u.as_str()).collect::<Vec<_>>(),
+        ["u3"]
+    );
+    assert!(matches!(
+        store
+            .label_intersection_page(a, &[l("x"), l("nope")], None, 10)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
 }

@@ -208,6 +208,49 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Removes expired deliveries and messages nothing refers to any more.
     async fn purge_expired(&self, now_ms: i64) -> Result<u64>;
 
+    // ---- notifications and tasks ---------------------------------------------------------
+    async fn create_message(&self, message: &StoredMessage) -> Result<()>;
+    async fn message(&self, app_id: i64, id: i64) -> Result<Option<StoredMessage>>;
+    /// Creates a task if the app's limits allow it, in one transaction (§3.9): fewer than
+    /// `max_running` running, and fewer than `max_in_window` counted, where a broadcast counts
+    /// while it is younger than the window and a list or label task counts until it ends.
+    /// Over a limit: `Limit`.
+    async fn create_task(&self, task: &Task, limits: TaskLimits, now_ms: i64) -> Result<()>;
+    async fn task(&self, app_id: i64, id: i64) -> Result<Option<Task>>;
+    /// Tasks of an app, newest first, `offset`/`limit` paged.
+    async fn list_tasks(&self, app_id: i64, offset: u32, limit: u32) -> Result<Vec<Task>>;
+    /// Moves scheduled tasks whose start time has come to running, at most `max_running`
+    /// running per app; returns those it started.
+    async fn start_due_tasks(&self, now_ms: i64, max_running: u32) -> Result<Vec<Task>>;
+    /// Tasks left running (by a crash): they resume from their cursor.
+    async fn running_tasks(&self) -> Result<Vec<Task>>;
+    /// Saves a running task's progress: its cursor and counters, in one write.
+    async fn checkpoint_task(
+        &self,
+        id: i64,
+        cursor: Option<&str>,
+        stats: &serde_json::Value,
+    ) -> Result<()>;
+    /// Ends a task (finished or cancelled); `false` if it had already ended.
+    async fn end_task(&self, app_id: i64, id: i64, status: TaskStatus, now_ms: i64)
+        -> Result<bool>;
+    /// A page of the app's users with `key > after`, in key order (the broadcast's targets).
+    async fn user_page(
+        &self,
+        app_id: i64,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<(i64, Username)>>;
+    /// A page of the users in every one of `labels`, by their membership in the first label,
+    /// with key `> after`. `NotFound` names a missing label.
+    async fn label_intersection_page(
+        &self,
+        app_id: i64,
+        labels: &[LabelName],
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<(i64, Username)>>;
+
     /// Closes connections cleanly (checkpointing the SQLite WAL).
     async fn close(&self);
 }

@@ -187,3 +187,103 @@ pub struct Ack {
     pub device_id: String,
     pub id: i64,
 }
+
+/// What a task pushes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    /// Every user of the app.
+    Broadcast,
+    /// The listed users.
+    List,
+    /// The users in every one of the listed labels.
+    Label,
+}
+
+impl TaskKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Broadcast => "broadcast",
+            Self::List => "list",
+            Self::Label => "label",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "broadcast" => Some(Self::Broadcast),
+            "list" => Some(Self::List),
+            "label" => Some(Self::Label),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatus {
+    /// Waiting for its start time (or for a free running slot).
+    Scheduled,
+    Running,
+    Finished,
+    Cancelled,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Running => "running",
+            Self::Finished => "finished",
+            Self::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "scheduled" => Some(Self::Scheduled),
+            "running" => Some(Self::Running),
+            "finished" => Some(Self::Finished),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: i64,
+    pub app_id: i64,
+    pub kind: TaskKind,
+    pub push_msg_id: Option<i64>,
+    /// The pushMessage as stored (JSON text).
+    pub message: String,
+    pub strategy: i64,
+    pub targets: Vec<String>,
+    pub status: TaskStatus,
+    pub start_at: i64,
+    pub created: i64,
+    pub started: Option<i64>,
+    pub finished: Option<i64>,
+    pub cursor: Option<String>,
+    /// Counters as JSON (see the engine's task statistics).
+    pub stats: serde_json::Value,
+}
+
+/// The task-creation limits of easemob-push-api.md §3.9, checked in the creating transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskLimits {
+    /// Tasks running at once per app.
+    pub max_running: u32,
+    /// Tasks counted in the creation window per app.
+    pub max_in_window: u32,
+    /// The window, in ms.
+    pub window_ms: i64,
+}
+
+/// A stored notification (`POST /push/message`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub app_id: i64,
+    pub body: String,
+    pub created: i64,
+}

@@ -20,7 +20,8 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 
 use crate::{
     Ack, App, Binding, ChannelMessage, CreatedUsers, Enqueue, Label, LabelMember, MemberChange,
-    MemberFailure, NewApp, NewUser, PendingDelivery, Result, Store, StoreError, User, UserUpdate,
+    MemberFailure, NewApp, NewUser, PendingDelivery, Result, Store, StoreError, StoredMessage,
+    Task, TaskKind, TaskLimits, TaskStatus, User, UserUpdate,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -180,6 +181,33 @@ async fn user_exists(
         .await
         .map_err(backend("checking a user"))?;
     Ok(row.is_some())
+}
+
+fn task_from_row(r: &SqliteRow) -> Result<Task> {
+    let corrupt = |what: &'static str| StoreError::Backend {
+        context: what,
+        source: "unreadable stored value".into(),
+    };
+    let kind: String = r.get("kind");
+    let status: String = r.get("status");
+    let targets: String = r.get("targets");
+    let stats: String = r.get("stats");
+    Ok(Task {
+        id: r.get("id"),
+        app_id: r.get("app_id"),
+        kind: TaskKind::parse(&kind).ok_or_else(|| corrupt("reading a task's kind"))?,
+        push_msg_id: r.get("push_msg_id"),
+        message: r.get("message"),
+        strategy: r.get("strategy"),
+        targets: serde_json::from_str(&targets).map_err(|_| corrupt("reading a task's targets"))?,
+        status: TaskStatus::parse(&status).ok_or_else(|| corrupt("reading a task's status"))?,
+        start_at: r.get("start_at"),
+        created: r.get("created"),
+        started: r.get("started"),
+        finished: r.get("finished"),
+        cursor: r.get("cursor"),
+        stats: serde_json::from_str(&stats).unwrap_or_default(),
+    })
 }
 
 async fn read_setting(
@@ -1053,6 +1081,247 @@ impl Store for SqliteStore {
         .map_err(backend("purging finished messages"))?;
         tx.commit().await.map_err(backend("commit"))?;
         Ok(a)
+    }
+
+    async fn create_message(&self, m: &StoredMessage) -> Result<()> {
+        sqlx::query("INSERT INTO push_messages (id, app_id, body, created) VALUES (?, ?, ?, ?)")
+            .bind(m.id)
+            .bind(m.app_id)
+            .bind(&m.body)
+            .bind(m.created)
+            .execute(&self.writer)
+            .await
+            .map_err(backend("storing a notification"))?;
+        Ok(())
+    }
+
+    async fn message(&self, app_id: i64, id: i64) -> Result<Option<StoredMessage>> {
+        let row = sqlx::query(
+            "SELECT id, app_id, body, created FROM push_messages WHERE app_id = ? AND id = ?",
+        )
+        .bind(app_id)
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend("reading a notification"))?;
+        Ok(row.map(|r| StoredMessage {
+            id: r.get("id"),
+            app_id: r.get("app_id"),
+            body: r.get("body"),
+            created: r.get("created"),
+        }))
+    }
+
+    async fn create_task(&self, task: &Task, limits: TaskLimits, now_ms: i64) -> Result<()> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let running: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tasks WHERE app_id = ? AND status = 'running'",
+        )
+        .bind(task.app_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend("counting running tasks"))?;
+        if running >= i64::from(limits.max_running) {
+            return Err(StoreError::Limit(format!(
+                "{running} tasks are running; at most {} run at once",
+                limits.max_running
+            )));
+        }
+        let counted: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tasks WHERE app_id = ? AND \
+             ((kind = 'broadcast' AND created > ?) OR \
+              (kind IN ('list', 'label') AND status IN ('scheduled', 'running')))",
+        )
+        .bind(task.app_id)
+        .bind(now_ms - limits.window_ms)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend("counting recent tasks"))?;
+        if counted >= i64::from(limits.max_in_window) {
+            return Err(StoreError::Limit(format!(
+                "at most {} tasks per {} minutes",
+                limits.max_in_window,
+                limits.window_ms / 60_000
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO tasks (id, app_id, kind, push_msg_id, message, strategy, targets, status, \
+             start_at, created, stats) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(task.id)
+        .bind(task.app_id)
+        .bind(task.kind.as_str())
+        .bind(task.push_msg_id)
+        .bind(&task.message)
+        .bind(task.strategy)
+        .bind(serde_json::to_string(&task.targets).unwrap_or_else(|_| "[]".into()))
+        .bind(task.status.as_str())
+        .bind(task.start_at)
+        .bind(task.created)
+        .bind(task.stats.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend("creating a task"))?;
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(())
+    }
+
+    async fn task(&self, app_id: i64, id: i64) -> Result<Option<Task>> {
+        let row = sqlx::query("SELECT * FROM tasks WHERE app_id = ? AND id = ?")
+            .bind(app_id)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend("reading a task"))?;
+        row.as_ref().map(task_from_row).transpose()
+    }
+
+    async fn list_tasks(&self, app_id: i64, offset: u32, limit: u32) -> Result<Vec<Task>> {
+        let rows =
+            sqlx::query("SELECT * FROM tasks WHERE app_id = ? ORDER BY id DESC LIMIT ? OFFSET ?")
+                .bind(app_id)
+                .bind(i64::from(limit))
+                .bind(i64::from(offset))
+                .fetch_all(&self.reader)
+                .await
+                .map_err(backend("listing tasks"))?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    async fn start_due_tasks(&self, now_ms: i64, max_running: u32) -> Result<Vec<Task>> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let due = sqlx::query("SELECT * FROM tasks WHERE status = 'scheduled' AND start_at <= ? ORDER BY start_at, id")
+            .bind(now_ms)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend("reading due tasks"))?;
+        let mut started = Vec::new();
+        for r in &due {
+            let mut t = task_from_row(r)?;
+            let running: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM tasks WHERE app_id = ? AND status = 'running'",
+            )
+            .bind(t.app_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend("counting running tasks"))?;
+            if running >= i64::from(max_running) {
+                continue;
+            }
+            sqlx::query("UPDATE tasks SET status = 'running', started = ? WHERE id = ?")
+                .bind(now_ms)
+                .bind(t.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend("starting a task"))?;
+            t.status = TaskStatus::Running;
+            t.started = Some(now_ms);
+            started.push(t);
+        }
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(started)
+    }
+
+    async fn running_tasks(&self) -> Result<Vec<Task>> {
+        let rows = sqlx::query("SELECT * FROM tasks WHERE status = 'running' ORDER BY id")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend("reading running tasks"))?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    async fn checkpoint_task(
+        &self,
+        id: i64,
+        cursor: Option<&str>,
+        stats: &serde_json::Value,
+    ) -> Result<()> {
+        sqlx::query("UPDATE tasks SET cursor = ?, stats = ? WHERE id = ? AND status = 'running'")
+            .bind(cursor)
+            .bind(stats.to_string())
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(backend("checkpointing a task"))?;
+        Ok(())
+    }
+
+    async fn end_task(
+        &self,
+        app_id: i64,
+        id: i64,
+        status: TaskStatus,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE tasks SET status = ?, finished = ? WHERE app_id = ? AND id = ? \
+             AND status IN ('scheduled', 'running')",
+        )
+        .bind(status.as_str())
+        .bind(now_ms)
+        .bind(app_id)
+        .bind(id)
+        .execute(&self.writer)
+        .await
+        .map_err(backend("ending a task"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn user_page(
+        &self,
+        app_id: i64,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<(i64, Username)>> {
+        let rows = sqlx::query(
+            "SELECT id, username FROM users WHERE app_id = ? AND id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(app_id)
+        .bind(after.unwrap_or(0))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend("paging users"))?;
+        rows.iter()
+            .map(|r| Ok((r.get("id"), stored_username(r.get("username"))?)))
+            .collect()
+    }
+
+    async fn label_intersection_page(
+        &self,
+        app_id: i64,
+        labels: &[LabelName],
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<(i64, Username)>> {
+        let mut conn = self.reader.acquire().await.map_err(backend("acquire"))?;
+        let mut ids = Vec::with_capacity(labels.len());
+        for l in labels {
+            ids.push(label_id(&mut conn, app_id, l).await?);
+        }
+        let Some((first, others)) = ids.split_first() else {
+            return Ok(Vec::new());
+        };
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT m.id, m.username FROM label_members m WHERE m.label_id = ",
+        );
+        q.push_bind(*first)
+            .push(" AND m.id > ")
+            .push_bind(after.unwrap_or(0));
+        for other in others {
+            q.push(" AND EXISTS (SELECT 1 FROM label_members o WHERE o.label_id = ")
+                .push_bind(*other)
+                .push(" AND o.username = m.username)");
+        }
+        q.push(" ORDER BY m.id LIMIT ").push_bind(i64::from(limit));
+        let rows = q
+            .build()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend("paging a label intersection"))?;
+        rows.iter()
+            .map(|r| Ok((r.get("id"), stored_username(r.get("username"))?)))
+            .collect()
     }
 
     async fn close(&self) {
