@@ -80,6 +80,18 @@ pub struct Limits {
     pub label_page_max: u32,
     /// Users per `POST /push/single`. Default: 100.
     pub push_targets_max: usize,
+    /// Users per list task (`POST /push/list`). Default: 1000.
+    pub list_targets_max: usize,
+    /// Labels per label task (their intersection is pushed). Default: 3.
+    pub labels_per_task: usize,
+    /// Tasks running at once per app (§3.9). Default: 3.
+    pub tasks_running_max: u32,
+    /// Tasks counted per creation window per app (§3.9). Default: 3.
+    pub tasks_per_window: u32,
+    /// The creation window, in seconds. Default: 300.
+    pub task_window_secs: u64,
+    /// Targets a task pushes per page (and checkpoints after). Default: 500.
+    pub task_page_size: u32,
 }
 
 impl Default for Limits {
@@ -96,6 +108,12 @@ impl Default for Limits {
             users_per_label: 20_000,
             label_page_max: 100,
             push_targets_max: 100,
+            list_targets_max: 1000,
+            labels_per_task: 3,
+            tasks_running_max: 3,
+            tasks_per_window: 3,
+            task_window_secs: 300,
+            task_page_size: 500,
         }
     }
 }
@@ -125,6 +143,10 @@ pub struct RateLimits {
     pub push_async: u32,
     /// `POST /push/single`. Default: 10.
     pub push_single: u32,
+    /// `POST /push/task`, `/push/task/broadcast`, `/push/message`, `/push/message/{id}`, each. Default: 1.
+    pub push_task: u32,
+    /// `POST /push/list` and `/push/list/label`. Default: 10.
+    pub push_list: u32,
 }
 
 impl Default for RateLimits {
@@ -140,6 +162,8 @@ impl Default for RateLimits {
             push_sync: 1,
             push_async: 200,
             push_single: 10,
+            push_task: 1,
+            push_list: 10,
         }
     }
 }
@@ -185,6 +209,19 @@ users_per_label = 20000
 label_page_max = 100
 # Users per POST /push/single.
 push_targets_max = 100
+# Users per list task (POST /push/list).
+list_targets_max = 1000
+# Labels per label task (their intersection is pushed).
+labels_per_task = 3
+# Tasks running at once per app.
+tasks_running_max = 3
+# Tasks counted per creation window per app: a broadcast counts until it is older than the
+# window, a list or label task until it ends.
+tasks_per_window = 3
+# The creation window, in seconds.
+task_window_secs = 300
+# Targets a task pushes per page (and checkpoints after).
+task_page_size = 500
 
 [rate_limits]
 # Requests per second per app key and endpoint group; a burst of one second's worth. Over: 429.
@@ -209,6 +246,10 @@ push_sync = 1
 push_async = 200
 # POST /push/single.
 push_single = 10
+# POST /push/task, /push/task/broadcast, /push/message, /push/message/{id}: each.
+push_task = 1
+# POST /push/list and /push/list/label.
+push_list = 10
 
 [gateway]
 # The Easemob channel (device WebSocket at /{org}/{app}/push/connect).

@@ -102,6 +102,26 @@ impl ApiError {
         )
     }
 
+    /// 400 for an unknown notification id (§3.7.2 inferred).
+    pub fn message_not_found(id: i64) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "resource_not_found",
+            "ResourceNotFoundException",
+            format!("push message not exists of {id}"),
+        )
+    }
+
+    /// 400 for an unknown task id.
+    pub fn task_not_found(id: i64) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "resource_not_found",
+            "ResourceNotFoundException",
+            format!("push task not exists of {id}"),
+        )
+    }
+
     /// 403 `LimitException` (§8).
     pub fn limit(detail: impl std::fmt::Display) -> Self {
         Self::new(

@@ -22,6 +22,11 @@ pub enum RateGroup {
     PushSync,
     PushAsync,
     PushSingle,
+    PushTask,
+    PushTaskBroadcast,
+    PushMessage,
+    PushMessageQuery,
+    PushList,
     /// Routes with no per-app rate (the device connection).
     Unlimited,
 }
@@ -58,6 +63,11 @@ impl RateLimiter {
             RateGroup::PushSync => c.push_sync,
             RateGroup::PushAsync => c.push_async,
             RateGroup::PushSingle => c.push_single,
+            RateGroup::PushTask
+            | RateGroup::PushTaskBroadcast
+            | RateGroup::PushMessage
+            | RateGroup::PushMessageQuery => c.push_task,
+            RateGroup::PushList => c.push_list,
             RateGroup::Unlimited => 0,
         }
     }

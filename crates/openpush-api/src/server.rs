@@ -13,7 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use openpush_core::{Clock, IdGenerator, SystemClock};
-use openpush_engine::Engine;
+use openpush_engine::{Engine, RunnerConfig, TaskRunner};
 use openpush_gateway::{Gateway, LocalBus};
 use openpush_store::sqlite::SqliteStore;
 use openpush_store::Store;
@@ -28,7 +28,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::extract::org_app;
 use crate::ratelimit::RateGroup;
-use crate::routes::{binding, connect, labels, push, settings, token, users};
+use crate::routes::{binding, connect, labels, push, settings, tasks, token, users};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -139,6 +139,18 @@ fn api_groups() -> Vec<(RateGroup, OpenApiRouter<AppState>)> {
     let push_sync = OpenApiRouter::new().routes(routes!(push::push_sync));
     let push_async = OpenApiRouter::new().routes(routes!(push::push_async));
     let push_single = OpenApiRouter::new().routes(routes!(push::push_single));
+    let push_task = OpenApiRouter::new().routes(routes!(tasks::create_broadcast));
+    let push_task_broadcast =
+        OpenApiRouter::new().routes(routes!(tasks::create_broadcast_from_message));
+    let push_message = OpenApiRouter::new().routes(routes!(tasks::create_message));
+    let push_message_query =
+        OpenApiRouter::new().routes(routes!(tasks::get_message, tasks::post_message));
+    let push_list = OpenApiRouter::new()
+        .routes(routes!(tasks::create_list))
+        .routes(routes!(tasks::create_label));
+    let task_queries = OpenApiRouter::new()
+        .routes(routes!(tasks::list_tasks))
+        .routes(routes!(tasks::get_task, tasks::cancel_task));
     // The device connection is limited by authentication and the connection itself.
     let channel = OpenApiRouter::new().routes(routes!(connect::connect));
     vec![
@@ -146,6 +158,12 @@ fn api_groups() -> Vec<(RateGroup, OpenApiRouter<AppState>)> {
         (RateGroup::PushSync, push_sync),
         (RateGroup::PushAsync, push_async),
         (RateGroup::PushSingle, push_single),
+        (RateGroup::PushTask, push_task),
+        (RateGroup::PushTaskBroadcast, push_task_broadcast),
+        (RateGroup::PushMessage, push_message),
+        (RateGroup::PushMessageQuery, push_message_query),
+        (RateGroup::PushList, push_list),
+        (RateGroup::Users, task_queries),
         (RateGroup::Unlimited, channel),
         (RateGroup::Users, users),
         (RateGroup::Binding, binding),
@@ -263,7 +281,23 @@ impl Server {
             clock.clone(),
             IdGenerator::new(0),
         ));
-        let state = AppState::new(store.clone(), engine, config, TokenSigner::new(key), clock);
+        let runner = TaskRunner::start(
+            engine.clone(),
+            RunnerConfig {
+                max_running: config.limits.tasks_running_max,
+                page_size: config.limits.task_page_size,
+                poll: Duration::from_millis(500),
+            },
+            engine.gateway.shutdown.clone(),
+        );
+        let state = AppState::new(
+            store.clone(),
+            engine,
+            runner,
+            config,
+            TokenSigner::new(key),
+            clock,
+        );
         Ok(Self {
             listener,
             state,

@@ -21,6 +21,7 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub store: Arc<dyn Store>,
     pub engine: Arc<openpush_engine::Engine>,
+    pub runner: Arc<openpush_engine::TaskRunner>,
     pub gateway: Arc<openpush_gateway::Gateway>,
     pub config: Config,
     pub signer: TokenSigner,
@@ -47,6 +48,7 @@ impl AppState {
     pub fn new(
         store: Arc<dyn Store>,
         engine: Arc<openpush_engine::Engine>,
+        runner: Arc<openpush_engine::TaskRunner>,
         config: Config,
         signer: TokenSigner,
         clock: Arc<dyn Clock>,
@@ -56,6 +58,7 @@ impl AppState {
             store,
             gateway: engine.gateway.clone(),
             engine,
+            runner,
             config,
             signer,
             clock,

@@ -201,6 +201,16 @@ async fn openapi_covers_every_endpoint() {
         ("post", "/{org}/{app}/push/async/{target}"),
         ("post", "/{org}/{app}/push/single"),
         ("get", "/{org}/{app}/push/connect"),
+        ("post", "/{org}/{app}/push/message"),
+        ("get", "/{org}/{app}/push/message/{id}"),
+        ("post", "/{org}/{app}/push/message/{id}"),
+        ("post", "/{org}/{app}/push/task"),
+        ("post", "/{org}/{app}/push/task/broadcast"),
+        ("post", "/{org}/{app}/push/list"),
+        ("post", "/{org}/{app}/push/list/label"),
+        ("get", "/{org}/{app}/push/tasks"),
+        ("get", "/{org}/{app}/push/task/{id}"),
+        ("delete", "/{org}/{app}/push/task/{id}"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let mut count = 0;
@@ -242,7 +252,8 @@ async fn every_route_answers_with_json_and_never_500_on_garbage() {
             .replace("{labelname}", "lab")
             .replace("{chattype}", "user")
             .replace("{key}", "u1")
-            .replace("{target}", "u1");
+            .replace("{target}", "u1")
+            .replace("{id}", "12345");
         for m in ops.as_object().unwrap().keys() {
             let method = Method::from_bytes(m.to_uppercase().as_bytes()).unwrap();
             for body in [

@@ -4,5 +4,7 @@
 //! one query each — plus one transaction for everything the offline queue must keep.
 
 mod router;
+mod tasks;
 
-pub use router::{Engine, Mode, TargetResult, TargetStatus};
+pub use router::{Engine, EngineError, Leg, Mode, Origin, TargetResult, TargetStatus};
+pub use tasks::{count as count_results, RunnerConfig, TaskRunner};

@@ -20,6 +20,14 @@ pub enum Mode {
     Accept,
 }
 
+/// Where a push comes from: a task and/or a stored notification. Devices see both ids in the
+/// `push` frame, for reports and statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub task_id: Option<i64>,
+    pub push_msg_id: Option<i64>,
+}
+
 /// Easemob's per-target status (§3.1, §3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetStatus {
@@ -224,6 +232,7 @@ impl Engine {
         strategy: Strategy,
         message: &PushMessage,
         mode: Mode,
+        origin: Origin,
     ) -> Result<Vec<TargetResult>, EngineError> {
         // Strategies that may use the Easemob channel's queue need the known devices too.
         let needs_devices = !matches!(strategy, Strategy::Vendor | Strategy::OnlineOnly);
@@ -240,7 +249,7 @@ impl Engine {
             }
         }
         let mut results: HashMap<Username, Vec<Leg>> = HashMap::new();
-        let prepared = self.prepare(app, message, None, None);
+        let prepared = self.prepare(app, message, origin.task_id, origin.push_msg_id);
 
         let online: HashMap<Username, Vec<Arc<str>>> = users
             .iter()
@@ -335,7 +344,8 @@ impl Engine {
                     let app = app.clone();
                     let message = message.clone();
                     tokio::spawn(async move {
-                        let prepared = this.prepare(&app, &message, None, None);
+                        let prepared =
+                            this.prepare(&app, &message, origin.task_id, origin.push_msg_id);
                         if let Err(e) = this
                             .vendor_legs(
                                 &app,

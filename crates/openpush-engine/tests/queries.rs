@@ -18,7 +18,7 @@ use openpush_core::{
     Clock, DeviceId, DeviceToken, IdGenerator, LabelName, ManualClock, Nickname, NotifierName,
     Strategy, Username,
 };
-use openpush_engine::{Engine, Mode, TargetStatus};
+use openpush_engine::{Engine, Mode, Origin, TargetStatus};
 use openpush_gateway::{Bus, Gateway, GatewayConfig, SendOutcome};
 use openpush_store::sqlite::SqliteStore;
 use openpush_store::*;
@@ -154,6 +154,23 @@ counting_store! {
     ) -> Result<Vec<PendingDelivery>>;
     fn ack(&self, acks: &[Ack]) -> Result<u64>;
     fn purge_expired(&self, now_ms: i64) -> Result<u64>;
+    fn create_message(&self, message: &StoredMessage) -> Result<()>;
+    fn message(&self, app_id: i64, id: i64) -> Result<Option<StoredMessage>>;
+    fn create_task(&self, task: &Task, limits: TaskLimits, now_ms: i64) -> Result<()>;
+    fn task(&self, app_id: i64, id: i64) -> Result<Option<Task>>;
+    fn list_tasks(&self, app_id: i64, offset: u32, limit: u32) -> Result<Vec<Task>>;
+    fn start_due_tasks(&self, now_ms: i64, max_running: u32) -> Result<Vec<Task>>;
+    fn running_tasks(&self) -> Result<Vec<Task>>;
+    fn checkpoint_task(&self, id: i64, cursor: Option<&str>, stats: &Value) -> Result<()>;
+    fn end_task(&self, app_id: i64, id: i64, status: TaskStatus, now_ms: i64) -> Result<bool>;
+    fn user_page(&self, app_id: i64, after: Option<i64>, limit: u32) -> Result<Vec<(i64, Username)>>;
+    fn label_intersection_page(
+        &self,
+        app_id: i64,
+        labels: &[LabelName],
+        after: Option<i64>,
+        limit: u32
+    ) -> Result<Vec<(i64, Username)>>;
     fn close(&self);
 }
 
@@ -369,7 +386,14 @@ async fn cost(
     let before = w.store.snapshot();
     // `Wait`, so the vendor legs and their fallbacks run inside the call being measured.
     let results = e
-        .push_users(&w.app, targets, strategy, &message, Mode::Wait)
+        .push_users(
+            &w.app,
+            targets,
+            strategy,
+            &message,
+            Mode::Wait,
+            Origin::default(),
+        )
         .await
         .unwrap();
     let calls = delta(&before, &w.store.snapshot());

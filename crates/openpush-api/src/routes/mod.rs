@@ -5,6 +5,7 @@ pub mod connect;
 pub mod labels;
 pub mod push;
 pub mod settings;
+pub mod tasks;
 pub mod token;
 pub mod users;
 

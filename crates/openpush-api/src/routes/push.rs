@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use openpush_core::message::PushMessage;
 use openpush_core::{Strategy, Username};
-use openpush_engine::{Mode, TargetResult};
+use openpush_engine::{Mode, Origin, TargetResult};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -86,7 +86,7 @@ async fn one(
         Some(u) => {
             let r = state
                 .engine
-                .push_users(&ctx.app, &[u], strategy, &message, mode)
+                .push_users(&ctx.app, &[u], strategy, &message, mode, Origin::default())
                 .await
                 .map_err(|e| ApiError::internal(&e))?;
             legs_json(&r[0])
@@ -173,7 +173,14 @@ pub async fn push_single(
     let mode = if sync { Mode::Wait } else { Mode::Accept };
     let results = state
         .engine
-        .push_users(&ctx.app, &valid, strategy, &message, mode)
+        .push_users(
+            &ctx.app,
+            &valid,
+            strategy,
+            &message,
+            mode,
+            Origin::default(),
+        )
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let mut by_user = results.into_iter();

@@ -1,0 +1,230 @@
+//! The task runner: starts scheduled tasks when they are due (at most `max_running` per app),
+//! pages through each task's targets, pushes each page through the strategy router, and
+//! checkpoints the cursor and counters after every page. Tasks found running at start (a
+//! crash) resume from their last checkpoint: no target is skipped, and at most the page in
+//! flight at the crash is sent twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use openpush_core::message::PushMessage;
+use openpush_core::{LabelName, Strategy, Username};
+use openpush_store::{Task, TaskKind, TaskStatus};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::router::{Engine, Mode, Origin, TargetResult, TargetStatus};
+
+#[derive(Debug, Clone, Copy)]
+pub struct RunnerConfig {
+    /// Tasks running at once per app.
+    pub max_running: u32,
+    /// Targets pushed per page (and per checkpoint).
+    pub page_size: u32,
+    /// How often due tasks are looked for when nothing wakes the runner.
+    pub poll: Duration,
+}
+
+#[derive(Debug)]
+pub struct TaskRunner {
+    engine: Arc<Engine>,
+    config: RunnerConfig,
+    wake: Notify,
+}
+
+impl TaskRunner {
+    /// Resumes tasks left running, then starts due tasks until `shutdown`.
+    pub fn start(
+        engine: Arc<Engine>,
+        config: RunnerConfig,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
+        let runner = Arc::new(Self {
+            engine,
+            config,
+            wake: Notify::new(),
+        });
+        tokio::spawn(runner.clone().run(shutdown));
+        runner
+    }
+
+    /// Looks for due tasks now (after a task was created or ended).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        match self.engine.store.running_tasks().await {
+            Ok(tasks) => {
+                for t in tasks {
+                    tracing::info!(task = t.id, "resuming a task from its checkpoint");
+                    tokio::spawn(self.clone().execute(t));
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reading running tasks failed"),
+        }
+        loop {
+            match self
+                .engine
+                .store
+                .start_due_tasks(self.engine.clock.now_ms(), self.config.max_running)
+                .await
+            {
+                Ok(started) => {
+                    for t in started {
+                        tokio::spawn(self.clone().execute(t));
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "starting due tasks failed"),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(self.config.poll) => {}
+            }
+        }
+    }
+
+    async fn execute(self: Arc<Self>, task: Task) {
+        let id = task.id;
+        match self.clone().push_all(task).await {
+            Ok(ended) => {
+                if ended {
+                    tracing::info!(task = id, "task finished");
+                }
+            }
+            Err(e) => {
+                tracing::error!(task = id, error = %e, "task stopped; it resumes at the next start")
+            }
+        }
+        self.wake();
+    }
+
+    /// Returns whether the task ended here (it may have been cancelled meanwhile).
+    async fn push_all(self: Arc<Self>, task: Task) -> Result<bool, String> {
+        let store = &self.engine.store;
+        let app = store
+            .app_by_id(task.app_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the task's app is gone")?;
+        let message = serde_json::from_str::<Value>(&task.message)
+            .map_err(|e| e.to_string())
+            .and_then(|v| PushMessage::parse(v).map_err(|e| e.to_string()))?;
+        let strategy = Strategy::from_code(task.strategy).map_err(|e| e.0)?;
+        let labels: Vec<LabelName> = match task.kind {
+            TaskKind::Label => task
+                .targets
+                .iter()
+                .filter_map(|l| LabelName::parse(l).ok())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let origin = Origin {
+            task_id: Some(task.id),
+            push_msg_id: task.push_msg_id,
+        };
+        let mut stats = task.stats.clone();
+        let mut cursor: Option<i64> = task.cursor.as_deref().and_then(|c| c.parse().ok());
+        let page = self.config.page_size.max(1);
+        loop {
+            // A cancelled task stops at the next page.
+            match store
+                .task(task.app_id, task.id)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Some(t) if t.status == TaskStatus::Running => {}
+                _ => return Ok(false),
+            }
+            let (users, next): (Vec<Username>, Option<i64>) = match task.kind {
+                TaskKind::Broadcast => {
+                    let p = store
+                        .user_page(app.id, cursor, page)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let last = p.last().map(|(k, _)| *k);
+                    (p.into_iter().map(|(_, u)| u).collect(), last)
+                }
+                TaskKind::Label => match store
+                    .label_intersection_page(app.id, &labels, cursor, page)
+                    .await
+                {
+                    Ok(p) => {
+                        let last = p.last().map(|(k, _)| *k);
+                        (p.into_iter().map(|(_, u)| u).collect(), last)
+                    }
+                    // A label deleted while the task runs ends the task.
+                    Err(openpush_store::StoreError::NotFound(_)) => (Vec::new(), None),
+                    Err(e) => return Err(e.to_string()),
+                },
+                TaskKind::List => {
+                    let from = cursor.unwrap_or(0).max(0) as usize;
+                    let to = (from + page as usize).min(task.targets.len());
+                    let users = task.targets[from.min(to)..to]
+                        .iter()
+                        .filter_map(|u| Username::parse(u).ok())
+                        .collect();
+                    (users, (to > from).then_some(to as i64))
+                }
+            };
+            let Some(next) = next else { break };
+            if !users.is_empty() {
+                let results = self
+                    .engine
+                    .push_users(&app, &users, strategy, &message, Mode::Wait, origin)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                count(&mut stats, &results);
+            }
+            cursor = Some(next);
+            store
+                .checkpoint_task(task.id, Some(&next.to_string()), &stats)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        store
+            .end_task(
+                task.app_id,
+                task.id,
+                TaskStatus::Finished,
+                self.engine.clock.now_ms(),
+            )
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Adds a page's results to a task's counters: per target (`success`, `fail`, `unknown`) and
+/// per channel leg (`channels.easemob`, `channels.vendor`).
+pub fn count(stats: &mut Value, results: &[TargetResult]) {
+    if !stats.is_object() {
+        *stats = json!({});
+    }
+    let bump = |v: &mut Value, key: &str| {
+        let n = v.get(key).and_then(Value::as_i64).unwrap_or(0);
+        v[key] = json!(n + 1);
+    };
+    let key = |s: TargetStatus| match s {
+        TargetStatus::Success | TargetStatus::AsyncSuccess => "success",
+        TargetStatus::Fail => "fail",
+        TargetStatus::Error => "unknown",
+    };
+    for r in results {
+        bump(stats, key(r.status()));
+        for l in &r.legs {
+            let channel = match l.data.get("channel").and_then(Value::as_str) {
+                Some("easemob") => "easemob",
+                _ => "vendor",
+            };
+            if !stats["channels"].is_object() {
+                stats["channels"] = json!({});
+            }
+            if !stats["channels"][channel].is_object() {
+                stats["channels"][channel] = json!({});
+            }
+            bump(&mut stats["channels"][channel], key(l.status));
+        }
+    }
+}
