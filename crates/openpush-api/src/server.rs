@@ -152,7 +152,9 @@ fn api_groups() -> Vec<(RateGroup, OpenApiRouter<AppState>)> {
         .routes(routes!(tasks::list_tasks))
         .routes(routes!(tasks::get_task, tasks::cancel_task));
     // The device connection is limited by authentication and the connection itself.
-    let channel = OpenApiRouter::new().routes(routes!(connect::connect));
+    let channel = OpenApiRouter::new()
+        .routes(routes!(connect::connect))
+        .routes(routes!(tasks::report));
     vec![
         (RateGroup::Token, auth),
         (RateGroup::PushSync, push_sync),

@@ -211,6 +211,7 @@ async fn openapi_covers_every_endpoint() {
         ("get", "/{org}/{app}/push/tasks"),
         ("get", "/{org}/{app}/push/task/{id}"),
         ("delete", "/{org}/{app}/push/task/{id}"),
+        ("post", "/{org}/{app}/push/report"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let mut count = 0;

@@ -207,10 +207,12 @@ async fn task_limits_window_and_concurrent_creation() {
         })
         .collect();
     let mut ok = 0;
+    let mut created = Vec::new();
     for r in reqs {
         let (st, b) = r.await.unwrap();
         if st == StatusCode::OK {
             ok += 1;
+            created.push(b["data"].as_i64().unwrap());
         } else {
             assert_eq!(st, StatusCode::FORBIDDEN, "{b}");
             assert_eq!(b["exception"], "LimitException");
@@ -222,6 +224,9 @@ async fn task_limits_window_and_concurrent_creation() {
     }
     assert_eq!(ok, 3);
     // Broadcasts keep counting after they finish, until they leave the 5-minute window.
+    for id in created {
+        wait_status(&s, &p, &t, id, "finished").await;
+    }
     let again = s
         .post(
             &format!("{p}/push/task"),
@@ -371,4 +376,122 @@ async fn bad_task_input() {
     // Nothing was created.
     let (_, b) = s.get(&format!("{p}/push/tasks"), &t).await;
     assert_eq!(b["data"], json!([]));
+}
+
+#[tokio::test]
+async fn acks_clicks_and_reports_count_as_arrived_and_clicked() {
+    let s = TestServer::start().await;
+    let (p, t) = s.app_with_token("o", "a").await;
+    s.users(&p, &t, &["u1", "u2"]).await;
+    let mut d1 = device(&s, "u1").await;
+    let mut d2 = device(&s, "u2").await;
+    let (_, b) = s
+        .post(
+            &format!("{p}/push/list"),
+            &t,
+            json!({"targets": ["u1", "u2"], "strategy": 1, "pushMessage": msg("count me")}),
+        )
+        .await;
+    let id = b["data"]["taskId"].as_i64().unwrap();
+    let n1 = next_push(&mut d1).await;
+    let n2 = next_push(&mut d2).await;
+    // u1 acks twice (a replayed copy, say) and clicks; u2 only acks. Ack-then-ping: at the
+    // pong, the acks are written.
+    for (d, n, click) in [(&mut d1, &n1, true), (&mut d2, &n2, false)] {
+        d.ack(&[n.id.as_str()]).await.unwrap();
+        d.ack(&[n.id.as_str(), "not-an-id"]).await.unwrap();
+        if click {
+            d.click(&n.id).await.unwrap();
+        }
+        d.ping().await.unwrap();
+        loop {
+            match d.next().await.unwrap() {
+                Event::Pong => break,
+                Event::Push(_) => continue,
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    let done = wait_status(&s, &p, &t, id, "finished").await;
+    let st = &done["statistics"];
+    assert_eq!(
+        (st["arrived"].clone(), st["clicked"].clone()),
+        (json!(2), json!(1)),
+        "{done}"
+    );
+    assert_eq!(st["channels"]["easemob"]["arrived"], 2, "{done}");
+
+    // A vendor-channel report, with the device's user token.
+    let user_token = login(&s.base, "o", "a", "u2", "pw").await.unwrap();
+    let report = |action: &str, provider: &str, task: Value| json!({"task_id": task, "device_id": "u2-phone", "action": action, "provider": provider});
+    let (st_code, b) = s
+        .post(
+            &format!("{p}/push/report"),
+            &user_token,
+            report("ARRIVE", "huawei", json!(id.to_string())),
+        )
+        .await;
+    assert_eq!(st_code, StatusCode::OK, "{b}");
+    assert_eq!(b["data"], "success");
+    s.post(
+        &format!("{p}/push/report"),
+        &user_token,
+        report("CLICK", "HUAWEI", json!(id)),
+    )
+    .await;
+    let (_, b) = s.get(&format!("{p}/push/task/{id}"), &t).await;
+    let st = &b["data"]["statistics"];
+    assert_eq!(
+        st["channels"]["huawei"],
+        json!({"arrived": 1, "clicked": 1}),
+        "{b}"
+    );
+    assert_eq!(
+        (st["arrived"].clone(), st["clicked"].clone()),
+        (json!(3), json!(2))
+    );
+    for (body, status, text) in [
+        (
+            report("OPEN", "HUAWEI", json!(id)),
+            StatusCode::BAD_REQUEST,
+            "ARRIVE or CLICK",
+        ),
+        (
+            report("ARRIVE", "NOKIA", json!(id)),
+            StatusCode::BAD_REQUEST,
+            "provider",
+        ),
+        (
+            report("ARRIVE", "HUAWEI", json!(999)),
+            StatusCode::BAD_REQUEST,
+            "push task not exists",
+        ),
+        (
+            report("ARRIVE", "HUAWEI", json!("x")),
+            StatusCode::BAD_REQUEST,
+            "task_id",
+        ),
+    ] {
+        assert_error(
+            &s.post(&format!("{p}/push/report"), &user_token, body).await,
+            status,
+            text,
+        );
+    }
+    // The app token is not a device's.
+    assert_eq!(
+        s.post(
+            &format!("{p}/push/report"),
+            &t,
+            report("ARRIVE", "HUAWEI", json!(id))
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (_, b) = s.get(&format!("{p}/push/task/{id}"), &t).await;
+    assert_eq!(
+        b["data"]["statistics"]["arrived"], 3,
+        "refused reports counted nothing"
+    );
 }

@@ -152,7 +152,7 @@ counting_store! {
         now_ms: i64,
         limit: u32
     ) -> Result<Vec<PendingDelivery>>;
-    fn ack(&self, acks: &[Ack]) -> Result<u64>;
+    fn ack(&self, acks: &[Ack]) -> Result<Vec<i64>>;
     fn purge_expired(&self, now_ms: i64) -> Result<u64>;
     fn create_message(&self, message: &StoredMessage) -> Result<()>;
     fn message(&self, app_id: i64, id: i64) -> Result<Option<StoredMessage>>;
@@ -163,6 +163,8 @@ counting_store! {
     fn running_tasks(&self) -> Result<Vec<Task>>;
     fn checkpoint_task(&self, id: i64, cursor: Option<&str>, stats: &Value) -> Result<()>;
     fn end_task(&self, app_id: i64, id: i64, status: TaskStatus, now_ms: i64) -> Result<bool>;
+    fn add_task_counters(&self, counters: &[TaskCounter]) -> Result<()>;
+    fn task_counters(&self, task_id: i64) -> Result<Vec<TaskCounter>>;
     fn user_page(&self, app_id: i64, after: Option<i64>, limit: u32) -> Result<Vec<(i64, Username)>>;
     fn label_intersection_page(
         &self,

@@ -1,45 +1,101 @@
-//! Acks are many and small: sessions hand them to one [`Batcher`] that removes them from
-//! the offline queue in one transaction per batch.
+//! Acks and clicks are many and small: sessions hand them to one [`Batcher`] that removes the
+//! acked copies from the offline queue in one transaction per batch, and adds the arrivals and
+//! clicks of task deliveries to the task counters.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use openpush_store::{Ack, Store};
+use openpush_store::{Ack, Store, TaskCounter};
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::Batcher;
 
-/// Device frames per batch (each frame may ack several deliveries).
+/// Device frames per batch.
 const BATCH: usize = 1024;
 
+/// What one device frame reported.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Stored deliveries acked, with the task each belongs to.
+    pub acks: Vec<(Ack, Option<i64>)>,
+    /// Tasks of online-only deliveries acked (nothing stored to remove).
+    pub arrived: Vec<i64>,
+    /// Tasks of deliveries clicked.
+    pub clicked: Vec<i64>,
+}
+
+impl Report {
+    fn is_empty(&self) -> bool {
+        self.acks.is_empty() && self.arrived.is_empty() && self.clicked.is_empty()
+    }
+}
+
 #[derive(Debug, Clone)]
-pub struct AckBatcher(Batcher<Vec<Ack>>);
+pub struct AckBatcher(Batcher<Report>);
+
+async fn write(store: &dyn Store, reports: Vec<Report>) -> Result<(), Arc<str>> {
+    let mut counts: HashMap<i64, (i64, i64)> = HashMap::new();
+    let acks: Vec<Ack> = reports
+        .iter()
+        .flat_map(|r| r.acks.iter().map(|(a, _)| a.clone()))
+        .collect();
+    let removed: std::collections::HashSet<i64> = store
+        .ack(&acks)
+        .await
+        .map_err(|e| {
+            // The copies stay queued and replay on the next connect: at least once still holds.
+            tracing::warn!(error = %e, count = acks.len(), "writing acks failed");
+            Arc::<str>::from(e.to_string())
+        })?
+        .into_iter()
+        .collect();
+    for r in &reports {
+        // A stored delivery arrives once: only the ack that removed it counts.
+        for (a, task) in &r.acks {
+            if let (Some(t), true) = (task, removed.contains(&a.id)) {
+                counts.entry(*t).or_default().0 += 1;
+            }
+        }
+        for t in &r.arrived {
+            counts.entry(*t).or_default().0 += 1;
+        }
+        for t in &r.clicked {
+            counts.entry(*t).or_default().1 += 1;
+        }
+    }
+    let counters: Vec<TaskCounter> = counts
+        .into_iter()
+        .map(|(task_id, (arrived, clicked))| TaskCounter {
+            task_id,
+            channel: "easemob".into(),
+            arrived,
+            clicked,
+        })
+        .collect();
+    store.add_task_counters(&counters).await.map_err(|e| {
+        tracing::warn!(error = %e, "writing task counters failed");
+        Arc::<str>::from(e.to_string())
+    })
+}
 
 impl AckBatcher {
     pub fn start(store: Arc<dyn Store>, shutdown: CancellationToken) -> Self {
         Self(Batcher::start(
             BATCH,
             shutdown,
-            move |frames: Vec<Vec<Ack>>| {
+            move |reports: Vec<Report>| {
                 let store = store.clone();
-                async move {
-                    let acks: Vec<Ack> = frames.into_iter().flatten().collect();
-                    store.ack(&acks).await.map(|_| ()).map_err(|e| {
-                        // The copies stay queued and replay on the next connect: at least once
-                        // still holds.
-                        tracing::warn!(error = %e, count = acks.len(), "writing acks failed");
-                        Arc::from(e.to_string())
-                    })
-                }
+                async move { write(&*store, reports).await }
             },
         ))
     }
 
-    /// Removes the acked deliveries and returns once they are written (batched with every
-    /// other connection's acks). A device that acks, then pings, knows at the pong that a
-    /// reconnect will not replay what it acked.
-    pub async fn ack(&self, acks: Vec<Ack>) {
-        if !acks.is_empty() {
-            let _ = self.0.submit(acks).await;
+    /// Records a device frame's acks and clicks and returns once they are written (batched
+    /// with every other connection's). A device that acks, then pings, knows at the pong that
+    /// a reconnect will not replay what it acked.
+    pub async fn report(&self, report: Report) {
+        if !report.is_empty() {
+            let _ = self.0.submit(report).await;
         }
     }
 

@@ -31,15 +31,59 @@ fn opt(v: Option<i64>) -> String {
 impl PushFrame<'_> {
     pub fn to_json(&self) -> String {
         format!(
-            r#"{{"type":"push","id":"{}{}","task_id":{},"push_msg_id":{},"message":{},"sent_at":{},"expires_at":{}}}"#,
-            if self.stored { "" } else { "o" },
-            self.id,
+            r#"{{"type":"push","id":"{}","task_id":{},"push_msg_id":{},"message":{},"sent_at":{},"expires_at":{}}}"#,
+            DeliveryRef {
+                id: self.id,
+                stored: self.stored,
+                task_id: self.task_id
+            },
             opt(self.task_id),
             opt(self.push_msg_id),
             self.message_json,
             self.sent_at,
             self.expires_at
         )
+    }
+}
+
+/// What a delivery id says: `[o]ID[tTASK]`. `o` marks an online-only delivery (nothing stored
+/// to remove on ack); `tTASK` names the task it belongs to, so acks and clicks count for the
+/// task without a lookup. Devices treat the whole string as opaque.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryRef {
+    pub id: i64,
+    pub stored: bool,
+    pub task_id: Option<i64>,
+}
+
+impl DeliveryRef {
+    pub fn parse(s: &str) -> Option<Self> {
+        let (stored, rest) = match s.strip_prefix('o') {
+            Some(r) => (false, r),
+            None => (true, s),
+        };
+        let (id, task_id) = match rest.split_once('t') {
+            Some((id, task)) => (id, Some(task.parse().ok()?)),
+            None => (rest, None),
+        };
+        Some(Self {
+            id: id.parse().ok()?,
+            stored,
+            task_id,
+        })
+    }
+}
+
+impl std::fmt::Display for DeliveryRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.stored {
+            f.write_str("o")?;
+        }
+        write!(f, "{}", self.id)?;
+        if let Some(t) = self.task_id {
+            write!(f, "t{t}")?;
+        }
+        Ok(())
     }
 }
 
@@ -80,13 +124,39 @@ mod tests {
             expires_at: 2,
         };
         let v: serde_json::Value = serde_json::from_str(&f.to_json()).unwrap();
-        assert_eq!(v["id"], "42");
+        assert_eq!(v["id"], "42t7");
         assert_eq!(v["task_id"], 7);
         assert!(v["push_msg_id"].is_null());
         assert_eq!(v["message"]["content"], "c\"q");
         let online = PushFrame { stored: false, ..f };
         let v: serde_json::Value = serde_json::from_str(&online.to_json()).unwrap();
-        assert_eq!(v["id"], "o42");
+        assert_eq!(v["id"], "o42t7");
+    }
+
+    #[test]
+    fn delivery_ids_round_trip() {
+        for r in [
+            DeliveryRef {
+                id: 1,
+                stored: true,
+                task_id: None,
+            },
+            DeliveryRef {
+                id: 913593041267195905,
+                stored: false,
+                task_id: Some(5),
+            },
+            DeliveryRef {
+                id: 9,
+                stored: true,
+                task_id: Some(913593041267195906),
+            },
+        ] {
+            assert_eq!(DeliveryRef::parse(&r.to_string()), Some(r));
+        }
+        for bad in ["", "o", "x1", "1t", "1tx", "o-", "12 "] {
+            assert_eq!(DeliveryRef::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

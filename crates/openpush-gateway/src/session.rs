@@ -11,7 +11,8 @@ use futures_util::SinkExt;
 use openpush_core::{DeviceId, Username};
 use openpush_store::Ack;
 
-use crate::frames::{self, Incoming, PushFrame};
+use crate::acks::Report;
+use crate::frames::{self, DeliveryRef, Incoming, PushFrame};
 use crate::hub::ConnShared;
 use crate::Gateway;
 
@@ -247,25 +248,33 @@ impl Gateway {
                 .await
                 .map_err(|_| End::Gone),
             Incoming::Ack { ids } => {
-                // Ids of online-only deliveries (`o…`) and anything foreign do not parse: there
-                // is nothing stored to remove for them.
-                let acks = ids
-                    .iter()
-                    .filter_map(|s| s.parse::<i64>().ok())
-                    .map(|id| Ack {
-                        app_id: info.app_id,
-                        username: info.username.clone(),
-                        device_id: info.device.as_str().to_owned(),
-                        id,
-                    })
-                    .collect();
-                self.acks.ack(acks).await;
+                let mut report = Report::default();
+                // Anything that is not one of our delivery ids is ignored.
+                for r in ids.iter().filter_map(|s| DeliveryRef::parse(s)) {
+                    if r.stored {
+                        let ack = Ack {
+                            app_id: info.app_id,
+                            username: info.username.clone(),
+                            device_id: info.device.as_str().to_owned(),
+                            id: r.id,
+                        };
+                        report.acks.push((ack, r.task_id));
+                    } else if let Some(t) = r.task_id {
+                        report.arrived.push(t);
+                    }
+                }
+                self.acks.report(report).await;
                 Ok(())
             }
             Incoming::Click { id } => {
-                // Click statistics are counted by the task-statistics work; until then the
-                // click is only logged.
-                tracing::debug!(%id, user = %info.username, "click");
+                if let Some(t) = DeliveryRef::parse(&id).and_then(|r| r.task_id) {
+                    self.acks
+                        .report(Report {
+                            clicked: vec![t],
+                            ..Report::default()
+                        })
+                        .await;
+                }
                 Ok(())
             }
         }

@@ -674,7 +674,14 @@ pub async fn offline_queue_enqueue_replay_ack_expire(store: &dyn Store) {
         device_id: "d1".into(),
         id,
     };
-    assert_eq!(store.ack(&[ack(11), ack(12), ack(999)]).await.unwrap(), 1);
+    assert_eq!(
+        store.ack(&[ack(11), ack(12), ack(999)]).await.unwrap(),
+        [11]
+    );
+    assert!(
+        store.ack(&[ack(11)]).await.unwrap().is_empty(),
+        "a second ack removes nothing"
+    );
     assert_eq!(
         store
             .pending_for(a, &u("u1"), &d("d2"), None, 500, 10)

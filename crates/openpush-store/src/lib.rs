@@ -203,8 +203,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         limit: u32,
     ) -> Result<Vec<PendingDelivery>>;
     /// Removes acknowledged deliveries, each only if it belongs to the device that acked it;
-    /// one transaction for the whole batch. Returns how many were removed.
-    async fn ack(&self, acks: &[Ack]) -> Result<u64>;
+    /// one transaction for the whole batch. Returns the ids actually removed (an id acked
+    /// twice is removed once).
+    async fn ack(&self, acks: &[Ack]) -> Result<Vec<i64>>;
     /// Removes expired deliveries and messages nothing refers to any more.
     async fn purge_expired(&self, now_ms: i64) -> Result<u64>;
 
@@ -234,6 +235,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Ends a task (finished or cancelled); `false` if it had already ended.
     async fn end_task(&self, app_id: i64, id: i64, status: TaskStatus, now_ms: i64)
         -> Result<bool>;
+    /// Adds arrivals and clicks to task counters, in one transaction.
+    async fn add_task_counters(&self, counters: &[TaskCounter]) -> Result<()>;
+    /// A task's arrival and click counters, per channel.
+    async fn task_counters(&self, task_id: i64) -> Result<Vec<TaskCounter>>;
     /// A page of the app's users with `key > after`, in key order (the broadcast's targets).
     async fn user_page(
         &self,

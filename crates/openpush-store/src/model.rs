@@ -188,6 +188,16 @@ pub struct Ack {
     pub id: i64,
 }
 
+/// Arrivals and clicks to add to a task's counters for one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskCounter {
+    pub task_id: i64,
+    /// `easemob`, or the vendor's name (lower case).
+    pub channel: String,
+    pub arrived: i64,
+    pub clicked: i64,
+}
+
 /// What a task pushes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -18,6 +18,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 
+use crate::TaskCounter;
 use crate::{
     Ack, App, Binding, ChannelMessage, CreatedUsers, Enqueue, Label, LabelMember, MemberChange,
     MemberFailure, NewApp, NewUser, PendingDelivery, Result, Store, StoreError, StoredMessage,
@@ -1025,12 +1026,12 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    async fn ack(&self, acks: &[Ack]) -> Result<u64> {
+    async fn ack(&self, acks: &[Ack]) -> Result<Vec<i64>> {
         if acks.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
-        let mut removed = 0;
+        let mut removed = Vec::new();
         for chunk in acks.chunks(200) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "DELETE FROM pending WHERE (id, app_id, username, device_id) IN (VALUES ",
@@ -1051,13 +1052,13 @@ impl Store for SqliteStore {
                     .push_bind(a.device_id.as_str())
                     .push(")");
             }
-            q.push(")");
-            removed += q
+            q.push(") RETURNING id");
+            let rows = q
                 .build()
-                .execute(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await
-                .map_err(backend("removing acknowledged deliveries"))?
-                .rows_affected();
+                .map_err(backend("removing acknowledged deliveries"))?;
+            removed.extend(rows.iter().map(|r| r.get::<i64, _>("id")));
         }
         tx.commit().await.map_err(backend("commit"))?;
         Ok(removed)
@@ -1265,6 +1266,48 @@ impl Store for SqliteStore {
         .await
         .map_err(backend("ending a task"))?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn add_task_counters(&self, counters: &[TaskCounter]) -> Result<()> {
+        if counters.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        for c in counters {
+            sqlx::query(
+                "INSERT INTO task_counters (task_id, channel, arrived, clicked) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (task_id, channel) DO UPDATE SET \
+                 arrived = arrived + excluded.arrived, clicked = clicked + excluded.clicked",
+            )
+            .bind(c.task_id)
+            .bind(&c.channel)
+            .bind(c.arrived)
+            .bind(c.clicked)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("adding task counters"))?;
+        }
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(())
+    }
+
+    async fn task_counters(&self, task_id: i64) -> Result<Vec<TaskCounter>> {
+        let rows = sqlx::query(
+            "SELECT task_id, channel, arrived, clicked FROM task_counters WHERE task_id = ? ORDER BY channel",
+        )
+        .bind(task_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend("reading task counters"))?;
+        Ok(rows
+            .iter()
+            .map(|r| TaskCounter {
+                task_id: r.get("task_id"),
+                channel: r.get("channel"),
+                arrived: r.get("arrived"),
+                clicked: r.get("clicked"),
+            })
+            .collect())
     }
 
     async fn user_page(

@@ -14,6 +14,37 @@ use crate::error::{ApiError, ApiResult, Unauthorized};
 use crate::extract::{bearer, QueryMap};
 use crate::state::AppState;
 
+/// Checks a user token for the app in the URL: signed here, not expired, a user token, issued
+/// for this app, and its user still the one it was issued to (not deleted, not re-created).
+pub(crate) async fn authenticate_user(
+    state: &AppState,
+    org: &str,
+    name: &str,
+    token: &str,
+) -> ApiResult<(std::sync::Arc<openpush_store::App>, Username)> {
+    let claims = state
+        .signer
+        .verify(token, state.now_ms())
+        .map_err(ApiError::unauthorized)?;
+    let Subject::User { uuid, username } = claims.subject else {
+        return Err(ApiError::unauthorized(Unauthorized::Missing));
+    };
+    let app = state
+        .app(org, name)
+        .await?
+        .filter(|a| a.id == claims.app_id)
+        .ok_or(ApiError::unauthorized(Unauthorized::NotIssuedHere))?;
+    let username =
+        Username::parse(&username).map_err(|_| ApiError::unauthorized(Unauthorized::Corrupt))?;
+    let user = state.store.user(app.id, &username).await?;
+    let current =
+        user.is_some_and(|u| uuid::Uuid::parse_str(&u.uuid).is_ok_and(|x| *x.as_bytes() == uuid));
+    if !current {
+        return Err(ApiError::unauthorized(Unauthorized::NotIssuedHere));
+    }
+    Ok((app, username))
+}
+
 /// The largest frame a device may send (acks of a full replay page fit easily).
 const MAX_DEVICE_MESSAGE: usize = 64 * 1024;
 
@@ -38,27 +69,7 @@ pub async fn connect(
     let token = bearer(&headers)
         .or_else(|| q.get("access_token"))
         .ok_or(ApiError::unauthorized(Unauthorized::Missing))?;
-    let claims = state
-        .signer
-        .verify(token, state.now_ms())
-        .map_err(ApiError::unauthorized)?;
-    let Subject::User { uuid, username } = claims.subject else {
-        return Err(ApiError::unauthorized(Unauthorized::Missing));
-    };
-    let app = state
-        .app(&org, &name)
-        .await?
-        .filter(|a| a.id == claims.app_id)
-        .ok_or(ApiError::unauthorized(Unauthorized::NotIssuedHere))?;
-    let username =
-        Username::parse(&username).map_err(|_| ApiError::unauthorized(Unauthorized::Corrupt))?;
-    // The user must still be the one the token was issued to (not deleted, not re-created).
-    let user = state.store.user(app.id, &username).await?;
-    let current =
-        user.is_some_and(|u| uuid::Uuid::parse_str(&u.uuid).is_ok_and(|x| *x.as_bytes() == uuid));
-    if !current {
-        return Err(ApiError::unauthorized(Unauthorized::NotIssuedHere));
-    }
+    let (app, username) = authenticate_user(&state, &org, &name, token).await?;
     let device = DeviceId::parse(q.get("device_id").unwrap_or(""))?;
     let info = SessionInfo {
         app_id: app.id,

@@ -329,6 +329,32 @@ pub async fn create_label(
     ))
 }
 
+/// The task as answered, its counters merged in: arrivals and clicks (from device acks,
+/// clicks and reports) next to the send results, per channel and in total.
+async fn task_answer(state: &AppState, t: &Task) -> ApiResult<Value> {
+    let mut v = task_json(t);
+    let stats = &mut v["statistics"];
+    if !stats.is_object() {
+        *stats = json!({});
+    }
+    let (mut arrived, mut clicked) = (0, 0);
+    for c in state.store.task_counters(t.id).await? {
+        arrived += c.arrived;
+        clicked += c.clicked;
+        if !stats["channels"].is_object() {
+            stats["channels"] = json!({});
+        }
+        if !stats["channels"][&c.channel].is_object() {
+            stats["channels"][&c.channel] = json!({});
+        }
+        stats["channels"][&c.channel]["arrived"] = json!(c.arrived);
+        stats["channels"][&c.channel]["clicked"] = json!(c.clicked);
+    }
+    stats["arrived"] = json!(arrived);
+    stats["clicked"] = json!(clicked);
+    Ok(v)
+}
+
 fn task_json(t: &Task) -> Value {
     json!({
         "taskId": t.id,
@@ -402,7 +428,8 @@ pub async fn get_task(
     Path((_org, _app, id)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     let t = task_of(&state, &ctx, &id).await?;
-    Ok(envelope::push(&ctx, state.now_ms(), task_json(&t), &[]))
+    let data = task_answer(&state, &t).await?;
+    Ok(envelope::push(&ctx, state.now_ms(), data, &[]))
 }
 
 #[utoipa::path(delete, path = "/{org}/{app}/push/task/{id}", tag = "tasks",
@@ -428,5 +455,84 @@ pub async fn cancel_task(
     }
     state.runner.wake();
     let t = task_of(&state, &ctx, &id).await?;
-    Ok(envelope::push(&ctx, state.now_ms(), task_json(&t), &[]))
+    let data = task_answer(&state, &t).await?;
+    Ok(envelope::push(&ctx, state.now_ms(), data, &[]))
+}
+
+/// A device's report on a vendor-channel notification (device-protocol.md §6).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReportRequest {
+    /// From the notification's `EPush.report.task_id` (number or numeric string).
+    #[schema(value_type = i64)]
+    pub task_id: Option<Value>,
+    pub device_id: Option<String>,
+    /// `ARRIVE` or `CLICK`.
+    pub action: Option<String>,
+    /// The channel that delivered it: APNS, FCM, HUAWEI, HONOR, XIAOMI, OPPO, VIVO, MEIZU, HARMONY
+    /// (or EASEMOB).
+    pub provider: Option<String>,
+}
+
+const PROVIDERS: &[&str] = &[
+    "APNS", "FCM", "HUAWEI", "HONOR", "XIAOMI", "OPPO", "VIVO", "MEIZU", "HARMONY", "EASEMOB",
+];
+
+#[utoipa::path(post, path = "/{org}/{app}/push/report", tag = "tasks",
+    params(("org" = String, Path), ("app" = String, Path)),
+    request_body = ReportRequest,
+    responses((status = 200, description = "`data` \"success\"; counted as arrived or clicked for the task and channel"),
+               (status = 401, description = "needs the device's user token"),
+               (status = 400, description = "unknown task, bad action or provider")))]
+pub async fn report(
+    State(state): State<AppState>,
+    Path((org, name)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+    JsonBody(req): JsonBody<ReportRequest>,
+) -> ApiResult<Response> {
+    let started = std::time::Instant::now();
+    let token = crate::extract::bearer(&headers)
+        .ok_or(ApiError::unauthorized(crate::error::Unauthorized::Missing))?;
+    let (app, _user) = super::connect::authenticate_user(&state, &org, &name, token).await?;
+    let task_id = lenient_i64(
+        "task_id",
+        req.task_id
+            .as_ref()
+            .ok_or_else(|| ApiError::illegal_argument("task_id must be provided"))?,
+    )?;
+    openpush_core::DeviceId::parse(req.device_id.as_deref().unwrap_or(""))?;
+    let (arrived, clicked) = match req.action.as_deref() {
+        Some("ARRIVE") => (1, 0),
+        Some("CLICK") => (0, 1),
+        other => {
+            return Err(ApiError::illegal_argument(format!(
+                "action must be ARRIVE or CLICK, got {other:?}"
+            )))
+        }
+    };
+    let provider = req.provider.as_deref().unwrap_or("").to_ascii_uppercase();
+    if !PROVIDERS.contains(&provider.as_str()) {
+        return Err(ApiError::illegal_argument(format!(
+            "provider must be one of {}, got {:?}",
+            PROVIDERS.join(", "),
+            req.provider.unwrap_or_default()
+        )));
+    }
+    state
+        .store
+        .task(app.id, task_id)
+        .await?
+        .ok_or_else(|| ApiError::task_not_found(task_id))?;
+    state
+        .store
+        .add_task_counters(&[openpush_store::TaskCounter {
+            task_id,
+            channel: provider.to_ascii_lowercase(),
+            arrived,
+            clicked,
+        }])
+        .await?;
+    let body = json!({"timestamp": state.now_ms(), "data": "success", "duration": started.elapsed().as_millis() as i64});
+    Ok(axum::response::IntoResponse::into_response(axum::Json(
+        body,
+    )))
 }
