@@ -31,7 +31,7 @@ fn msg(title: &str) -> Value {
 
 /// Waits (event-driven on the task's own progress, bounded) until the task reaches `status`.
 async fn wait_status(s: &TestServer, p: &str, t: &str, id: i64, status: &str) -> Value {
-    for _ in 0..200 {
+    for _ in 0..300 {
         let (_, b) = s.get(&format!("{p}/push/task/{id}"), t).await;
         if b["data"]["status"] == status {
             return b["data"].clone();
@@ -494,4 +494,46 @@ async fn acks_clicks_and_reports_count_as_arrived_and_clicked() {
         b["data"]["statistics"]["arrived"], 3,
         "refused reports counted nothing"
     );
+}
+
+#[tokio::test]
+async fn a_rate_spreads_the_task_out() {
+    let s = TestServer::start().await;
+    let (p, t) = s.app_with_token("o", "a").await;
+    let names: Vec<String> = (0..30).map(|i| format!("r{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    s.users(&p, &t, &refs).await;
+    let begun = std::time::Instant::now();
+    let (st, b) = s
+        .post(
+            &format!("{p}/push/list"),
+            &t,
+            json!({"targets": names, "strategy": 4, "rate": "10", "pushMessage": msg("paced")}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let id = b["data"]["taskId"].as_i64().unwrap();
+    let (_, b) = s.get(&format!("{p}/push/task/{id}"), &t).await;
+    assert_eq!(b["data"]["rate"], 10);
+    let done = wait_status(&s, &p, &t, id, "finished").await;
+    // 30 notifications at 10/s: the last page leaves 2.9 s after the first.
+    assert!(
+        begun.elapsed() >= Duration::from_millis(2_800),
+        "{:?}",
+        begun.elapsed()
+    );
+    assert_eq!(
+        done["statistics"]["fail"], 30,
+        "offline users under strategy 4: {done}"
+    );
+    for bad in [json!(0), json!(100_001), json!("fast")] {
+        let got = s
+            .post(
+                &format!("{p}/push/list"),
+                &t,
+                json!({"targets": ["r00"], "rate": bad, "pushMessage": msg("x")}),
+            )
+            .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "rate");
+    }
 }

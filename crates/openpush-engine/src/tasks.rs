@@ -127,7 +127,17 @@ impl TaskRunner {
         };
         let mut stats = task.stats.clone();
         let mut cursor: Option<i64> = task.cursor.as_deref().and_then(|c| c.parse().ok());
-        let page = self.config.page_size.max(1);
+        // With a rate, pages are small (a tenth of a second's worth) and leave on schedule.
+        let rate = task.rate.filter(|r| *r > 0);
+        let page = match rate {
+            Some(r) => self
+                .config
+                .page_size
+                .clamp(1, u32::try_from((r / 10).max(1)).unwrap_or(u32::MAX)),
+            None => self.config.page_size.max(1),
+        };
+        let paced_from = tokio::time::Instant::now();
+        let mut sent: u64 = 0;
         loop {
             // A cancelled task stops at the next page.
             match store
@@ -170,6 +180,10 @@ impl TaskRunner {
                 }
             };
             let Some(next) = next else { break };
+            if let Some(r) = rate {
+                tokio::time::sleep_until(paced_from + due_after(sent, r)).await;
+            }
+            sent += users.len() as u64;
             if !users.is_empty() {
                 let results = self
                     .engine
@@ -194,6 +208,11 @@ impl TaskRunner {
             .await
             .map_err(|e| e.to_string())
     }
+}
+
+/// When the notification after the first `sent` may leave, at `rate` per second.
+pub fn due_after(sent: u64, rate: i64) -> Duration {
+    Duration::from_secs_f64(sent as f64 / rate.max(1) as f64)
 }
 
 /// Adds a page's results to a task's counters: per target (`success`, `fail`, `unknown`) and
@@ -226,5 +245,19 @@ pub fn count(stats: &mut Value, results: &[TargetResult]) {
             }
             bump(&mut stats["channels"][channel], key(l.status));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pacing_spreads_evenly() {
+        assert_eq!(due_after(0, 100), Duration::ZERO);
+        assert_eq!(due_after(50, 100), Duration::from_millis(500));
+        assert_eq!(due_after(6000, 100), Duration::from_secs(60));
+        // Whatever the page sizes, a minute holds rate × 60 notifications.
+        assert_eq!(due_after(1200, 20), Duration::from_secs(60));
     }
 }

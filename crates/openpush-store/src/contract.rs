@@ -792,6 +792,7 @@ fn task(id: i64, app_id: i64, kind: TaskKind, created: i64, start_at: i64) -> Ta
         started: None,
         finished: None,
         cursor: None,
+        rate: None,
         stats: serde_json::json!({}),
     }
 }
@@ -888,10 +889,12 @@ pub async fn tasks_start_checkpoint_end(store: &dyn Store) {
         max_in_window: 10,
         window_ms: 300_000,
     };
-    store
-        .create_task(&task(1, a, TaskKind::List, 0, 5_000), roomy, 0)
-        .await
-        .unwrap();
+    let paced = Task {
+        rate: Some(250),
+        ..task(1, a, TaskKind::List, 0, 5_000)
+    };
+    store.create_task(&paced, roomy, 0).await.unwrap();
+    assert_eq!(store.task(a, 1).await.unwrap().unwrap().rate, Some(250));
     store
         .create_task(&task(2, a, TaskKind::List, 0, 0), roomy, 0)
         .await

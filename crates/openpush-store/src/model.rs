@@ -274,6 +274,8 @@ pub struct Task {
     pub started: Option<i64>,
     pub finished: Option<i64>,
     pub cursor: Option<String>,
+    /// Notifications per second to spread the task over; `None` = as fast as possible.
+    pub rate: Option<i64>,
     /// Counters as JSON (see the engine's task statistics).
     pub stats: serde_json::Value,
 }

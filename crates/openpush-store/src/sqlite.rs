@@ -207,6 +207,7 @@ fn task_from_row(r: &SqliteRow) -> Result<Task> {
         started: r.get("started"),
         finished: r.get("finished"),
         cursor: r.get("cursor"),
+        rate: r.get("rate"),
         stats: serde_json::from_str(&stats).unwrap_or_default(),
     })
 }
@@ -1147,7 +1148,7 @@ impl Store for SqliteStore {
         }
         sqlx::query(
             "INSERT INTO tasks (id, app_id, kind, push_msg_id, message, strategy, targets, status, \
-             start_at, created, stats) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             start_at, created, stats, rate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(task.id)
         .bind(task.app_id)
@@ -1160,6 +1161,7 @@ impl Store for SqliteStore {
         .bind(task.start_at)
         .bind(task.created)
         .bind(task.stats.to_string())
+        .bind(task.rate)
         .execute(&mut *tx)
         .await
         .map_err(backend("creating a task"))?;

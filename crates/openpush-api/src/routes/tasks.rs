@@ -37,6 +37,9 @@ pub struct TaskRequest {
     pub push_msg_id: Option<Value>,
     #[serde(rename = "pushFunc")]
     pub push_func: Option<String>,
+    /// 定速推送: notifications per second to spread the task over (1–100000).
+    #[schema(value_type = Option<i64>)]
+    pub rate: Option<Value>,
 }
 
 const HOUR_MS: i64 = 3_600_000;
@@ -150,6 +153,18 @@ async fn create(
     };
     let strategy = strategy_of(req.strategy.as_ref())?;
     let start_at = start_at(state, req.start_date.as_deref())?;
+    let rate = match req.rate.as_ref().filter(|v| !v.is_null()) {
+        None => None,
+        Some(v) => {
+            let r = lenient_i64("rate", v)?;
+            if !(1..=100_000).contains(&r) {
+                return Err(ApiError::illegal_argument(format!(
+                    "rate must be 1 to 100000 notifications per second, got {r}"
+                )));
+            }
+            Some(r)
+        }
+    };
     let (message, push_msg_id) = task_message(state, ctx, &mut req).await?;
     let now = state.now_ms();
     let task = Task {
@@ -166,6 +181,7 @@ async fn create(
         started: None,
         finished: None,
         cursor: None,
+        rate,
         stats: json!({}),
     };
     let task_limits = TaskLimits {
@@ -363,6 +379,7 @@ fn task_json(t: &Task) -> Value {
         "strategy": t.strategy,
         "pushMsgId": t.push_msg_id,
         "targets": t.targets,
+        "rate": t.rate,
         "startAt": t.start_at,
         "createdAt": t.created,
         "startedAt": t.started,
