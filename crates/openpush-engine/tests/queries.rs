@@ -165,6 +165,7 @@ counting_store! {
     fn end_task(&self, app_id: i64, id: i64, status: TaskStatus, now_ms: i64) -> Result<bool>;
     fn add_task_counters(&self, counters: &[TaskCounter]) -> Result<()>;
     fn task_counters(&self, task_id: i64) -> Result<Vec<TaskCounter>>;
+    fn set_task_limits(&self, app_id: i64, running_max: Option<u32>, per_window: Option<u32>) -> Result<()>;
     fn user_page(&self, app_id: i64, after: Option<i64>, limit: u32) -> Result<Vec<(i64, Username)>>;
     fn label_intersection_page(
         &self,

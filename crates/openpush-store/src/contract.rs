@@ -939,8 +939,30 @@ pub async fn tasks_start_checkpoint_end(store: &dyn Store) {
         .end_task(a, 1, TaskStatus::Cancelled, 3_000)
         .await
         .unwrap());
+    // The app's own limit wins over the server's.
+    store.set_task_limits(a, Some(1), Some(7)).await.unwrap();
+    let app_row = store.app_by_id(a).await.unwrap().unwrap();
+    assert_eq!(
+        (app_row.tasks_running_max, app_row.tasks_per_window),
+        (Some(1), Some(7))
+    );
     let later = store.start_due_tasks(10_000, 5).await.unwrap();
     assert_eq!(later.iter().map(|t| t.id).collect::<Vec<_>>(), [3]);
+    store
+        .create_task(&task(4, a, TaskKind::List, 0, 0), roomy, 10_000)
+        .await
+        .unwrap();
+    assert!(
+        store.start_due_tasks(10_000, 5).await.unwrap().is_empty(),
+        "task 3 holds the app's one slot"
+    );
+    store.set_task_limits(a, None, None).await.unwrap();
+    let later = store.start_due_tasks(10_000, 5).await.unwrap();
+    assert_eq!(later.iter().map(|t| t.id).collect::<Vec<_>>(), [4]);
+    assert!(store
+        .end_task(a, 4, TaskStatus::Finished, 11_000)
+        .await
+        .unwrap());
     let listed: Vec<i64> = store
         .list_tasks(a, 0, 10)
         .await
@@ -948,8 +970,8 @@ pub async fn tasks_start_checkpoint_end(store: &dyn Store) {
         .iter()
         .map(|t| t.id)
         .collect();
-    assert_eq!(listed, [3, 2, 1]);
-    assert_eq!(store.list_tasks(a, 1, 1).await.unwrap()[0].id, 2);
+    assert_eq!(listed, [4, 3, 2, 1]);
+    assert_eq!(store.list_tasks(a, 1, 1).await.unwrap()[0].id, 3);
     assert!(store.task(a + 1, 2).await.unwrap().is_none());
 }
 

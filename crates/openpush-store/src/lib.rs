@@ -171,6 +171,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         username: &Username,
     ) -> Result<Option<LabelMember>>;
 
+    /// Sets an app's task limits (`None`: the server's setting).
+    async fn set_task_limits(
+        &self,
+        app_id: i64,
+        running_max: Option<u32>,
+        per_window: Option<u32>,
+    ) -> Result<()>;
+
     /// Sets an app's offline retention (`None`: the server default).
     async fn set_offline_retention(&self, app_id: i64, secs: Option<i64>) -> Result<()>;
 
@@ -220,8 +228,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn task(&self, app_id: i64, id: i64) -> Result<Option<Task>>;
     /// Tasks of an app, newest first, `offset`/`limit` paged.
     async fn list_tasks(&self, app_id: i64, offset: u32, limit: u32) -> Result<Vec<Task>>;
-    /// Moves scheduled tasks whose start time has come to running, at most `max_running`
-    /// running per app; returns those it started.
+    /// Moves scheduled tasks whose start time has come to running, at most the app's
+    /// `tasks_running_max` (else `max_running`) running per app; returns those it started.
     async fn start_due_tasks(&self, now_ms: i64, max_running: u32) -> Result<Vec<Task>>;
     /// Tasks left running (by a crash): they resume from their cursor.
     async fn running_tasks(&self) -> Result<Vec<Task>>;

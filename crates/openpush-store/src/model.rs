@@ -16,6 +16,10 @@ pub struct App {
     /// Offline retention of the Easemob channel for this app, in seconds; `None` = the
     /// server's default.
     pub offline_retention_secs: Option<i64>,
+    /// Tasks running at once for this app; `None` = the server's setting.
+    pub tasks_running_max: Option<u32>,
+    /// Tasks per creation window for this app; `None` = the server's setting.
+    pub tasks_per_window: Option<u32>,
 }
 
 impl std::fmt::Debug for App {

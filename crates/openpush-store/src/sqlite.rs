@@ -91,6 +91,12 @@ fn app_from_row(r: &SqliteRow) -> App {
         secret_hash: r.get("secret_hash"),
         created: r.get("created"),
         offline_retention_secs: r.get("offline_retention_secs"),
+        tasks_running_max: r
+            .get::<Option<i64>, _>("tasks_running_max")
+            .and_then(|n| u32::try_from(n).ok()),
+        tasks_per_window: r
+            .get::<Option<i64>, _>("tasks_per_window")
+            .and_then(|n| u32::try_from(n).ok()),
     }
 }
 
@@ -856,6 +862,22 @@ impl Store for SqliteStore {
         row.as_ref().map(member_from_row).transpose()
     }
 
+    async fn set_task_limits(
+        &self,
+        app_id: i64,
+        running_max: Option<u32>,
+        per_window: Option<u32>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE apps SET tasks_running_max = ?, tasks_per_window = ? WHERE id = ?")
+            .bind(running_max.map(i64::from))
+            .bind(per_window.map(i64::from))
+            .bind(app_id)
+            .execute(&self.writer)
+            .await
+            .map_err(backend("setting task limits"))?;
+        Ok(())
+    }
+
     async fn set_offline_retention(&self, app_id: i64, secs: Option<i64>) -> Result<()> {
         sqlx::query("UPDATE apps SET offline_retention_secs = ? WHERE id = ?")
             .bind(secs)
@@ -1201,14 +1223,17 @@ impl Store for SqliteStore {
         let mut started = Vec::new();
         for r in &due {
             let mut t = task_from_row(r)?;
-            let running: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM tasks WHERE app_id = ? AND status = 'running'",
+            let (running, max): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM tasks WHERE app_id = ? AND status = 'running'), \
+                 COALESCE((SELECT tasks_running_max FROM apps WHERE id = ?), ?)",
             )
             .bind(t.app_id)
+            .bind(t.app_id)
+            .bind(i64::from(max_running))
             .fetch_one(&mut *tx)
             .await
             .map_err(backend("counting running tasks"))?;
-            if running >= i64::from(max_running) {
+            if running >= max {
                 continue;
             }
             sqlx::query("UPDATE tasks SET status = 'running', started = ? WHERE id = ?")

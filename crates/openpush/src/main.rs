@@ -78,6 +78,16 @@ enum AppCommand {
         #[arg(allow_hyphen_values = true)]
         value: String,
     },
+    /// Set an app's task limits (§3.9): tasks running at once, and tasks per creation window.
+    /// Each takes a number or `default` (the server's setting); a flag left out keeps its value.
+    TaskLimits {
+        org: String,
+        app: String,
+        #[arg(long, allow_hyphen_values = true)]
+        running: Option<String>,
+        #[arg(long, allow_hyphen_values = true)]
+        per_window: Option<String>,
+    },
 }
 
 /// Defaults, then the file, then `OPENPUSH_*` (nested keys split on `__`), then flags.
@@ -234,6 +244,45 @@ async fn app_command(store: &dyn Store, command: &AppCommand) -> Result<()> {
                 serde_json::json!({"org": org, "app": app, "offline_retention_secs": secs})
             );
         }
+        AppCommand::TaskLimits {
+            org,
+            app,
+            running,
+            per_window,
+        } => {
+            let found = store
+                .app_by_name(org, app)
+                .await
+                .context("reading the app")?
+                .with_context(|| format!("app {org}#{app} does not exist"))?;
+            let parse = |flag: &str,
+                         v: &Option<String>,
+                         current: Option<u32>|
+             -> Result<Option<u32>> {
+                match v.as_deref() {
+                    None => Ok(current),
+                    Some("default") => Ok(None),
+                    Some(s) => s
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .map(Some)
+                        .with_context(|| {
+                            format!("--{flag} must be a positive number or `default`, got {s:?}")
+                        }),
+                }
+            };
+            let running = parse("running", running, found.tasks_running_max)?;
+            let per_window = parse("per-window", per_window, found.tasks_per_window)?;
+            store
+                .set_task_limits(found.id, running, per_window)
+                .await
+                .context("setting the task limits")?;
+            println!(
+                "{}",
+                serde_json::json!({"org": org, "app": app, "tasks_running_max": running, "tasks_per_window": per_window})
+            );
+        }
         AppCommand::List => {
             for a in store.list_apps().await.context("listing apps")? {
                 let out = serde_json::json!({
@@ -242,6 +291,8 @@ async fn app_command(store: &dyn Store, command: &AppCommand) -> Result<()> {
                     "client_id": a.client_id,
                     "uuid": a.uuid,
                     "offline_retention_secs": a.offline_retention_secs,
+                    "tasks_running_max": a.tasks_running_max,
+                    "tasks_per_window": a.tasks_per_window,
                     "created": a.created,
                 });
                 println!("{out}");

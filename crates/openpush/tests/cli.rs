@@ -107,6 +107,46 @@ fn app_create_and_list_without_a_server() {
             "{err}"
         );
     }
+    // Per-app task limits.
+    let (ok, out, err) = run(
+        &[
+            "app",
+            "task-limits",
+            "demo",
+            "shop",
+            "--running",
+            "1",
+            "--per-window",
+            "10",
+        ],
+        dir.path(),
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("\"tasks_running_max\":1") && out.contains("\"tasks_per_window\":10"),
+        "{out}"
+    );
+    let (ok, out, _) = run(
+        &[
+            "app",
+            "task-limits",
+            "demo",
+            "shop",
+            "--per-window",
+            "default",
+        ],
+        dir.path(),
+    );
+    assert!(ok);
+    assert!(
+        out.contains("\"tasks_running_max\":1") && out.contains("\"tasks_per_window\":null"),
+        "{out}"
+    );
+    let (ok, _, err) = run(
+        &["app", "task-limits", "demo", "shop", "--running", "0"],
+        dir.path(),
+    );
+    assert!(!ok && err.contains("--running"), "{err}");
     let (ok, out, _) = run(&["app", "list"], dir.path());
     assert!(ok);
     assert!(out.contains("\"shop\""));

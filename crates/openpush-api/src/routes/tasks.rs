@@ -185,8 +185,11 @@ async fn create(
         stats: json!({}),
     };
     let task_limits = TaskLimits {
-        max_running: limits.tasks_running_max,
-        max_in_window: limits.tasks_per_window,
+        max_running: ctx
+            .app
+            .tasks_running_max
+            .unwrap_or(limits.tasks_running_max),
+        max_in_window: ctx.app.tasks_per_window.unwrap_or(limits.tasks_per_window),
         window_ms: i64::try_from(limits.task_window_secs).unwrap_or(i64::MAX / 1000) * 1000,
     };
     state
