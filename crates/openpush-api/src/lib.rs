@@ -14,4 +14,5 @@ mod server;
 pub mod state;
 
 pub use config::{Config, DEFAULT_CONFIG_TOML};
+pub use routes::notifiers;
 pub use server::{openapi, router, Server, ServerError};

@@ -28,7 +28,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::extract::org_app;
 use crate::ratelimit::RateGroup;
-use crate::routes::{binding, connect, labels, push, settings, tasks, token, users};
+use crate::routes::{binding, connect, labels, notifiers, push, settings, tasks, token, users};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -43,6 +43,9 @@ use crate::state::AppState;
         (name = "users", description = "IM users"),
         (name = "push settings", description = "bindings, nicknames, do-not-disturb, language"),
         (name = "labels", description = "push labels and their members"),
+        (name = "push", description = "pushes to users and the device connection"),
+        (name = "tasks", description = "notifications, push tasks, statistics"),
+        (name = "notifiers", description = "push certificates (an OpenPush addition)"),
     )
 )]
 struct ApiDoc;
@@ -148,6 +151,9 @@ fn api_groups() -> Vec<(RateGroup, OpenApiRouter<AppState>)> {
     let push_list = OpenApiRouter::new()
         .routes(routes!(tasks::create_list))
         .routes(routes!(tasks::create_label));
+    let notifier_routes = OpenApiRouter::new()
+        .routes(routes!(notifiers::put_notifier, notifiers::list_notifiers))
+        .routes(routes!(notifiers::get_notifier, notifiers::delete_notifier));
     let task_queries = OpenApiRouter::new()
         .routes(routes!(tasks::list_tasks))
         .routes(routes!(tasks::get_task, tasks::cancel_task));
@@ -166,6 +172,7 @@ fn api_groups() -> Vec<(RateGroup, OpenApiRouter<AppState>)> {
         (RateGroup::PushMessageQuery, push_message_query),
         (RateGroup::PushList, push_list),
         (RateGroup::Users, task_queries),
+        (RateGroup::Users, notifier_routes),
         (RateGroup::Unlimited, channel),
         (RateGroup::Users, users),
         (RateGroup::Binding, binding),

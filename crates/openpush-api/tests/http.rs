@@ -212,6 +212,10 @@ async fn openapi_covers_every_endpoint() {
         ("get", "/{org}/{app}/push/task/{id}"),
         ("delete", "/{org}/{app}/push/task/{id}"),
         ("post", "/{org}/{app}/push/report"),
+        ("post", "/{org}/{app}/notifiers"),
+        ("get", "/{org}/{app}/notifiers"),
+        ("get", "/{org}/{app}/notifiers/{name}"),
+        ("delete", "/{org}/{app}/notifiers/{name}"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let mut count = 0;
@@ -254,7 +258,8 @@ async fn every_route_answers_with_json_and_never_500_on_garbage() {
             .replace("{chattype}", "user")
             .replace("{key}", "u1")
             .replace("{target}", "u1")
-            .replace("{id}", "12345");
+            .replace("{id}", "12345")
+            .replace("{name}", "n1");
         for m in ops.as_object().unwrap().keys() {
             let method = Method::from_bytes(m.to_uppercase().as_bytes()).unwrap();
             for body in [

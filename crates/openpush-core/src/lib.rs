@@ -8,6 +8,7 @@ pub mod clock;
 pub mod id;
 pub mod message;
 pub mod names;
+pub mod notifier;
 pub mod settings;
 pub mod strategy;
 

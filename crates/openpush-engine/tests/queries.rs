@@ -166,6 +166,10 @@ counting_store! {
     fn add_task_counters(&self, counters: &[TaskCounter]) -> Result<()>;
     fn task_counters(&self, task_id: i64) -> Result<Vec<TaskCounter>>;
     fn set_task_limits(&self, app_id: i64, running_max: Option<u32>, per_window: Option<u32>) -> Result<()>;
+    fn put_notifier(&self, notifier: &Notifier) -> Result<bool>;
+    fn notifier(&self, app_id: i64, name: &str) -> Result<Option<Notifier>>;
+    fn notifiers(&self, app_id: i64) -> Result<Vec<Notifier>>;
+    fn delete_notifier(&self, app_id: i64, name: &str) -> Result<bool>;
     fn user_page(&self, app_id: i64, after: Option<i64>, limit: u32) -> Result<Vec<(i64, Username)>>;
     fn label_intersection_page(
         &self,

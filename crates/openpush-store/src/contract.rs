@@ -30,7 +30,7 @@ macro_rules! store_contract_tests {
             labels_limit_and_delete, label_members_partial_success_and_limits,
             data_is_scoped_per_app, offline_queue_enqueue_replay_ack_expire,
             first_device_adopts_parked_copies, task_limits_window_and_running,
-            tasks_start_checkpoint_end, messages_and_target_pages);
+            tasks_start_checkpoint_end, messages_and_target_pages, notifiers_put_list_delete);
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
         $(
@@ -1033,4 +1033,46 @@ pub async fn messages_and_target_pages(store: &dyn Store) {
             .await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+pub async fn notifiers_put_list_delete(store: &dyn Store) {
+    let a = app(store, "a").await;
+    let b = app(store, "b").await;
+    let n = |app_id: i64, name: &str, secret: &str| crate::Notifier {
+        app_id,
+        name: name.into(),
+        vendor: "huawei".into(),
+        environment: "production".into(),
+        credentials: serde_json::json!({"app_id": "1", "client_id": "c", "client_secret": secret}),
+        base_url: None,
+        created: 1,
+    };
+    assert!(!store.put_notifier(&n(a, "hw", "s1")).await.unwrap());
+    assert!(
+        store.put_notifier(&n(a, "hw", "s2")).await.unwrap(),
+        "replaced"
+    );
+    store.put_notifier(&n(a, "aa", "s")).await.unwrap();
+    store.put_notifier(&n(b, "hw", "other")).await.unwrap();
+    let got = store.notifier(a, "hw").await.unwrap().unwrap();
+    assert_eq!(got.credentials["client_secret"], "s2");
+    assert!(
+        !format!("{got:?}").contains("s2"),
+        "Debug hides the credentials"
+    );
+    let names: Vec<String> = store
+        .notifiers(a)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    assert_eq!(names, ["aa", "hw"]);
+    assert!(store.delete_notifier(a, "hw").await.unwrap());
+    assert!(!store.delete_notifier(a, "hw").await.unwrap());
+    assert!(store.notifier(a, "hw").await.unwrap().is_none());
+    assert_eq!(
+        store.notifier(b, "hw").await.unwrap().unwrap().credentials["client_secret"],
+        "other"
+    );
 }

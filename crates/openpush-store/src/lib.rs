@@ -264,6 +264,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         limit: u32,
     ) -> Result<Vec<(i64, Username)>>;
 
+    // ---- push certificates ---------------------------------------------------------------
+    /// Adds a notifier, or replaces the one of that name (a new key or secret). Returns
+    /// whether it replaced one.
+    async fn put_notifier(&self, notifier: &Notifier) -> Result<bool>;
+    async fn notifier(&self, app_id: i64, name: &str) -> Result<Option<Notifier>>;
+    async fn notifiers(&self, app_id: i64) -> Result<Vec<Notifier>>;
+    /// Removes a notifier; `false` if there was none.
+    async fn delete_notifier(&self, app_id: i64, name: &str) -> Result<bool>;
+
     /// Closes connections cleanly (checkpointing the SQLite WAL).
     async fn close(&self);
 }

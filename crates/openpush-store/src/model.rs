@@ -303,3 +303,27 @@ pub struct StoredMessage {
     pub body: String,
     pub created: i64,
 }
+
+/// A push certificate. `credentials` holds secrets; `Debug` does not show them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Notifier {
+    pub app_id: i64,
+    pub name: String,
+    pub vendor: String,
+    pub environment: String,
+    pub credentials: serde_json::Value,
+    pub base_url: Option<String>,
+    pub created: i64,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier")
+            .field("app_id", &self.app_id)
+            .field("name", &self.name)
+            .field("vendor", &self.vendor)
+            .field("environment", &self.environment)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}

@@ -18,12 +18,12 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use crate::TaskCounter;
 use crate::{
     Ack, App, Binding, ChannelMessage, CreatedUsers, Enqueue, Label, LabelMember, MemberChange,
     MemberFailure, NewApp, NewUser, PendingDelivery, Result, Store, StoreError, StoredMessage,
     Task, TaskKind, TaskLimits, TaskStatus, User, UserUpdate,
 };
+use crate::{Notifier, TaskCounter};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -188,6 +188,22 @@ async fn user_exists(
         .await
         .map_err(backend("checking a user"))?;
     Ok(row.is_some())
+}
+
+fn notifier_from_row(r: &SqliteRow) -> Result<Notifier> {
+    let creds: String = r.get("credentials");
+    Ok(Notifier {
+        app_id: r.get("app_id"),
+        name: r.get("name"),
+        vendor: r.get("vendor"),
+        environment: r.get("environment"),
+        credentials: serde_json::from_str(&creds).map_err(|e| StoreError::Backend {
+            context: "reading a notifier's credentials",
+            source: Box::new(e),
+        })?,
+        base_url: r.get("base_url"),
+        created: r.get("created"),
+    })
 }
 
 fn task_from_row(r: &SqliteRow) -> Result<Task> {
@@ -1392,6 +1408,64 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|r| Ok((r.get("id"), stored_username(r.get("username"))?)))
             .collect()
+    }
+
+    async fn put_notifier(&self, n: &Notifier) -> Result<bool> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let existed = sqlx::query("SELECT 1 FROM notifiers WHERE app_id = ? AND name = ?")
+            .bind(n.app_id)
+            .bind(&n.name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend("checking a notifier"))?
+            .is_some();
+        sqlx::query(
+            "INSERT INTO notifiers (app_id, name, vendor, environment, credentials, base_url, created) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app_id, name) DO UPDATE SET \
+             vendor = excluded.vendor, environment = excluded.environment, \
+             credentials = excluded.credentials, base_url = excluded.base_url",
+        )
+        .bind(n.app_id)
+        .bind(&n.name)
+        .bind(&n.vendor)
+        .bind(&n.environment)
+        .bind(n.credentials.to_string())
+        .bind(&n.base_url)
+        .bind(n.created)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend("writing a notifier"))?;
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(existed)
+    }
+
+    async fn notifier(&self, app_id: i64, name: &str) -> Result<Option<Notifier>> {
+        let row = sqlx::query("SELECT * FROM notifiers WHERE app_id = ? AND name = ?")
+            .bind(app_id)
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend("reading a notifier"))?;
+        row.as_ref().map(notifier_from_row).transpose()
+    }
+
+    async fn notifiers(&self, app_id: i64) -> Result<Vec<Notifier>> {
+        let rows = sqlx::query("SELECT * FROM notifiers WHERE app_id = ? ORDER BY name")
+            .bind(app_id)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend("listing notifiers"))?;
+        rows.iter().map(notifier_from_row).collect()
+    }
+
+    async fn delete_notifier(&self, app_id: i64, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM notifiers WHERE app_id = ? AND name = ?")
+            .bind(app_id)
+            .bind(name)
+            .execute(&self.writer)
+            .await
+            .map_err(backend("deleting a notifier"))?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn close(&self) {

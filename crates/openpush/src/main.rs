@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use openpush_api::{Config, Server, DEFAULT_CONFIG_TOML};
-use openpush_core::SystemClock;
+use openpush_core::{Clock, SystemClock};
 use openpush_store::sqlite::SqliteStore;
 use openpush_store::Store;
 use tracing_subscriber::EnvFilter;
@@ -54,6 +54,11 @@ enum Command {
     /// Connect as one device of a user and print each notification as a JSON line
     /// (logs on stderr); reconnects until Ctrl-C.
     Device(device::DeviceArgs),
+    /// Manage push certificates ("notifiers") in the store (works whether the server runs or not).
+    Notifier {
+        #[command(subcommand)]
+        command: NotifierCommand,
+    },
     /// Print every setting with its default and a one-line doc.
     DefaultConfig,
     /// Run a benchmark scenario (starts its own server and simulated devices).
@@ -61,6 +66,33 @@ enum Command {
     /// One load process of `openpush bench` (started by it).
     #[command(hide = true)]
     BenchWorker(bench::WorkerArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum NotifierCommand {
+    /// Add (or replace) a notifier. The credentials file is the JSON object of the vendor's
+    /// fields (see docs/api.md); it is stored and never printed.
+    Add {
+        org: String,
+        app: String,
+        name: String,
+        #[arg(long)]
+        vendor: String,
+        #[arg(long, value_name = "FILE")]
+        credentials: PathBuf,
+        #[arg(long, default_value = "production")]
+        environment: String,
+        #[arg(long)]
+        base_url: Option<String>,
+    },
+    /// List an app's notifiers (never their credentials).
+    List { org: String, app: String },
+    /// Remove a notifier.
+    Remove {
+        org: String,
+        app: String,
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -191,6 +223,15 @@ async fn async_main(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Device(args) => device::run(args.clone()).await,
+        Command::Notifier { command } => {
+            let config = load_config(&cli, None)?;
+            let store = SqliteStore::open(&config.data_dir)
+                .await
+                .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+            let result = notifier_command(&store, command).await;
+            store.close().await;
+            result
+        }
         Command::App { command } => {
             let config = load_config(&cli, None)?;
             let store = SqliteStore::open(&config.data_dir)
@@ -297,6 +338,72 @@ async fn app_command(store: &dyn Store, command: &AppCommand) -> Result<()> {
                 });
                 println!("{out}");
             }
+        }
+    }
+    Ok(())
+}
+
+async fn notifier_command(store: &dyn Store, command: &NotifierCommand) -> Result<()> {
+    let app_of = |org: &str, app: &str| format!("{org}#{app}");
+    match command {
+        NotifierCommand::Add {
+            org,
+            app,
+            name,
+            vendor,
+            credentials,
+            environment,
+            base_url,
+        } => {
+            let found = store
+                .app_by_name(org, app)
+                .await?
+                .with_context(|| format!("app {} does not exist", app_of(org, app)))?;
+            let text = std::fs::read_to_string(credentials)
+                .with_context(|| format!("reading {}", credentials.display()))?;
+            let creds: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", credentials.display()))?;
+            let req = openpush_api::notifiers::NotifierRequest {
+                name: Some(name.clone()),
+                vendor: Some(vendor.clone()),
+                environment: Some(environment.clone()),
+                credentials: Some(creds),
+                base_url: base_url.clone(),
+            };
+            let n = openpush_api::notifiers::build_notifier(found.id, req, SystemClock.now_ms())
+                .map_err(|e| anyhow::anyhow!(e.description))?;
+            let replaced = store
+                .put_notifier(&n)
+                .await
+                .context("saving the notifier")?;
+            println!(
+                "{}",
+                serde_json::json!({"name": n.name, "vendor": n.vendor, "environment": n.environment, "base_url": n.base_url, "replaced": replaced})
+            );
+        }
+        NotifierCommand::List { org, app } => {
+            let found = store
+                .app_by_name(org, app)
+                .await?
+                .with_context(|| format!("app {} does not exist", app_of(org, app)))?;
+            for n in store.notifiers(found.id).await? {
+                println!(
+                    "{}",
+                    serde_json::json!({"name": n.name, "vendor": n.vendor, "environment": n.environment, "base_url": n.base_url, "created": n.created})
+                );
+            }
+        }
+        NotifierCommand::Remove { org, app, name } => {
+            let found = store
+                .app_by_name(org, app)
+                .await?
+                .with_context(|| format!("app {} does not exist", app_of(org, app)))?;
+            anyhow::ensure!(
+                store.delete_notifier(found.id, name).await?,
+                "notifier {name} does not exist in {}",
+                app_of(org, app)
+            );
+            println!("{}", serde_json::json!({"removed": name}));
         }
     }
     Ok(())

@@ -107,6 +107,57 @@ fn app_create_and_list_without_a_server() {
             "{err}"
         );
     }
+    // Notifiers from the command line; the credentials never come back.
+    let creds = dir.path().join("hw.json");
+    std::fs::write(
+        &creds,
+        r#"{"app_id":"1","client_id":"c","client_secret":"cli-secret"}"#,
+    )
+    .unwrap();
+    let c = creds.to_str().unwrap();
+    let (ok, out, err) = run(
+        &[
+            "notifier",
+            "add",
+            "demo",
+            "shop",
+            "hw",
+            "--vendor",
+            "huawei",
+            "--credentials",
+            c,
+        ],
+        dir.path(),
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("\"vendor\":\"huawei\"") && !out.contains("cli-secret"),
+        "{out}"
+    );
+    let (ok, _, err) = run(
+        &[
+            "notifier",
+            "add",
+            "demo",
+            "shop",
+            "bad",
+            "--vendor",
+            "vivo",
+            "--credentials",
+            c,
+        ],
+        dir.path(),
+    );
+    assert!(!ok && err.contains("credentials.app_key"), "{err}");
+    let (ok, out, _) = run(&["notifier", "list", "demo", "shop"], dir.path());
+    assert!(
+        ok && out.contains("\"hw\"") && !out.contains("cli-secret"),
+        "{out}"
+    );
+    let (ok, _, _) = run(&["notifier", "remove", "demo", "shop", "hw"], dir.path());
+    assert!(ok);
+    let (ok, _, err) = run(&["notifier", "remove", "demo", "shop", "hw"], dir.path());
+    assert!(!ok && err.contains("does not exist"), "{err}");
     // Per-app task limits.
     let (ok, out, err) = run(
         &[

@@ -3,6 +3,7 @@
 pub mod binding;
 pub mod connect;
 pub mod labels;
+pub mod notifiers;
 pub mod push;
 pub mod settings;
 pub mod tasks;
