@@ -266,8 +266,18 @@ impl Device {
         self.send_json(json!({"type": "ping"})).await
     }
 
+    /// Closes the connection and waits (up to 5 s) for the server's answering close, so that
+    /// when this returns the server has let the connection go.
     pub async fn close(mut self) -> Result<(), ClientError> {
         self.ws.close(None).await?;
+        let drain = async {
+            while let Some(msg) = self.ws.next().await {
+                if msg.is_err() {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), drain).await;
         Ok(())
     }
 }
