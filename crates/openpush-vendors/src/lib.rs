@@ -1,10 +1,17 @@
 //! Vendor push channels. The engine hands a user's bindings and the message to a
 //! [`VendorDispatch`] and gets one classified outcome per binding back.
 //!
-//! This crate holds the contract; the eight vendor clients and the notifier registry that
-//! implement it arrive with the vendor-channels work. Until then [`NoVendors`] answers every
-//! binding honestly: its notifier is not configured, so the push fails (and strategies 0 and 3
-//! fall back to the Easemob channel).
+//! This crate holds the contract and the vendor clients: [`apns::ApnsClient`] (HTTP/2, ES256
+//! provider tokens) and [`fcm::FcmClient`] (FCM HTTP v1, OAuth2 JWT-bearer). The other six
+//! vendors and the notifier registry that implements [`VendorDispatch`] with them are still to
+//! come. Until then [`NoVendors`] answers every binding honestly: its notifier is not
+//! configured, so the push fails (and strategies 0 and 3 fall back to the Easemob channel).
+
+pub mod apns;
+pub mod error;
+pub mod fcm;
+mod jwt;
+pub mod retry;
 
 use async_trait::async_trait;
 use openpush_core::message::PushMessage;
