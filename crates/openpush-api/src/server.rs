@@ -17,7 +17,7 @@ use openpush_engine::{Engine, RunnerConfig, TaskRunner};
 use openpush_gateway::{Gateway, LocalBus};
 use openpush_store::sqlite::SqliteStore;
 use openpush_store::Store;
-use openpush_vendors::NoVendors;
+use openpush_vendors::NotifierDispatch;
 use tokio::net::TcpListener;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -286,7 +286,7 @@ impl Server {
             store.clone(),
             Arc::new(LocalBus(gateway.hub.clone())),
             gateway,
-            Arc::new(NoVendors),
+            Arc::new(NotifierDispatch::new(store.clone())),
             clock.clone(),
             IdGenerator::new(0),
         ));

@@ -316,7 +316,7 @@ async fn sync_and_async_single_user_shapes() {
         b["data"][0]["desc"]
             .as_str()
             .unwrap()
-            .contains("not configured"),
+            .contains("does not exist"),
         "{b}"
     );
     // Strategy 0 falls back to the Easemob channel.

@@ -534,7 +534,7 @@ impl Engine {
         let outcomes = if bindings.is_empty() {
             Vec::new()
         } else {
-            self.vendors.send(app, &bindings, message).await
+            self.vendors.send(app, &bindings, message, p.task_id).await
         };
         let mut per_user: HashMap<&Username, Vec<Leg>> = HashMap::new();
         let mut succeeded: HashSet<&Username> = HashSet::new();

@@ -78,6 +78,7 @@ counting_store! {
         device: &DeviceId,
         notifier: Option<&NotifierName>
     ) -> Result<Vec<Binding>>;
+    fn unbind_token(&self, app_id: i64, notifier: &str, token: &str) -> Result<u64>;
     fn bindings_of(&self, app_id: i64, usernames: &[Username]) -> Result<Vec<Binding>>;
     fn notification_setting(
         &self,
@@ -265,7 +266,13 @@ struct FakeVendors {
 
 #[async_trait]
 impl VendorDispatch for FakeVendors {
-    async fn send(&self, _: &App, bindings: &[Binding], _: &PushMessage) -> Vec<VendorOutcome> {
+    async fn send(
+        &self,
+        _: &App,
+        bindings: &[Binding],
+        _: &PushMessage,
+        _: Option<i64>,
+    ) -> Vec<VendorOutcome> {
         bindings
             .iter()
             .map(|_| {

@@ -105,6 +105,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         device: &DeviceId,
         notifier: Option<&NotifierName>,
     ) -> Result<Vec<Binding>>;
+    /// Removes every binding of (notifier, token) in the app (a token the vendor declared
+    /// dead); returns how many.
+    async fn unbind_token(&self, app_id: i64, notifier: &str, token: &str) -> Result<u64>;
     /// Every binding of the given users, in one query.
     async fn bindings_of(&self, app_id: i64, usernames: &[Username]) -> Result<Vec<Binding>>;
 

@@ -593,6 +593,19 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    async fn unbind_token(&self, app_id: i64, notifier: &str, token: &str) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM bindings WHERE app_id = ? AND notifier_name = ? AND device_token = ?",
+        )
+        .bind(app_id)
+        .bind(notifier)
+        .bind(token)
+        .execute(&self.writer)
+        .await
+        .map_err(backend("unbinding a dead token"))?;
+        Ok(done.rows_affected())
+    }
+
     async fn bindings_of(&self, app_id: i64, usernames: &[Username]) -> Result<Vec<Binding>> {
         if usernames.is_empty() {
             return Ok(Vec::new());

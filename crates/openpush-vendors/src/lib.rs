@@ -1,17 +1,20 @@
 //! Vendor push channels. The engine hands a user's bindings and the message to a
 //! [`VendorDispatch`] and gets one classified outcome per binding back.
 //!
-//! This crate holds the contract and the vendor clients: [`apns::ApnsClient`] (HTTP/2, ES256
-//! provider tokens) and [`fcm::FcmClient`] (FCM HTTP v1, OAuth2 JWT-bearer). The other six
-//! vendors and the notifier registry that implements [`VendorDispatch`] with them are still to
-//! come. Until then [`NoVendors`] answers every binding honestly: its notifier is not
-//! configured, so the push fails (and strategies 0 and 3 fall back to the Easemob channel).
+//! This crate holds the contract, the vendor clients — [`apns::ApnsClient`] (HTTP/2, ES256
+//! provider tokens) and [`fcm::FcmClient`] (FCM HTTP v1, OAuth2 JWT-bearer) — and
+//! [`NotifierDispatch`], which sends each binding through the client of its notifier (the
+//! app's push certificate). The other six vendors' clients are still to come; their bindings
+//! are refused with a clear reason. [`NoVendors`] refuses everything (for tests and tools).
 
 pub mod apns;
 pub mod error;
 pub mod fcm;
 mod jwt;
+mod registry;
 pub mod retry;
+
+pub use registry::NotifierDispatch;
 
 use async_trait::async_trait;
 use openpush_core::message::PushMessage;
@@ -40,11 +43,13 @@ impl VendorOutcome {
 #[async_trait]
 pub trait VendorDispatch: Send + Sync + std::fmt::Debug + 'static {
     /// Sends `message` to each binding; the result has one outcome per binding, in order.
+    /// `task_id` goes into the notification's `EPush` report data.
     async fn send(
         &self,
         app: &App,
         bindings: &[Binding],
         message: &PushMessage,
+        task_id: Option<i64>,
     ) -> Vec<VendorOutcome>;
 }
 
@@ -54,7 +59,13 @@ pub struct NoVendors;
 
 #[async_trait]
 impl VendorDispatch for NoVendors {
-    async fn send(&self, _: &App, bindings: &[Binding], _: &PushMessage) -> Vec<VendorOutcome> {
+    async fn send(
+        &self,
+        _: &App,
+        bindings: &[Binding],
+        _: &PushMessage,
+        _: Option<i64>,
+    ) -> Vec<VendorOutcome> {
         bindings
             .iter()
             .map(|b| VendorOutcome::Rejected {

@@ -1,0 +1,129 @@
+//! Vendor channels end to end: notifiers pointing at the local APNs and FCM stand-ins, pushes
+//! through /push/sync, dead tokens unbound, strategy 0 falling back to the Easemob channel.
+
+mod common;
+
+use common::TestServer;
+use openpush_vendor_mock::{ApnsOutcome, MockVendors};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const APNS_TOKEN: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+const DEAD_APNS_TOKEN: &str = "ffffc3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+const FCM_TOKEN: &str = "dGVzdC10b2tlbi0x:APA91bHun4MxP5egoKMwt2KZFBaFUH-1RYqx-test-token-0001";
+
+async fn setup(s: &TestServer, mocks: &MockVendors) -> (String, String) {
+    let (p, t) = s.app_with_token("o", "a").await;
+    s.users(&p, &t, &["ios", "android", "gone"]).await;
+    let c = mocks.apns_credentials();
+    let apns = json!({"name": "ios-prod", "vendor": "apns", "base_url": mocks.apns_url(), "credentials": {
+        "key_p8": c.p8_pem(), "key_id": c.key_id, "team_id": c.team_id, "bundle_id": c.bundle_id}});
+    let (st, b) = s.post(&format!("{p}/notifiers"), &t, apns).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let fcm = json!({"name": "fcm-prod", "vendor": "fcm", "base_url": mocks.fcm_url(), "credentials": {
+        "service_account": mocks.fcm_service_account_json()}});
+    let (st, b) = s.post(&format!("{p}/notifiers"), &t, fcm).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    for (user, notifier, token) in [
+        ("ios", "ios-prod", APNS_TOKEN),
+        ("android", "fcm-prod", FCM_TOKEN),
+        ("gone", "ios-prod", DEAD_APNS_TOKEN),
+    ] {
+        let (st, b) = s
+            .put(&format!("{p}/users/{user}/push/binding"), &t, json!({"device_id": format!("{user}-1"), "notifier_name": notifier, "device_token": token}))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+    }
+    (p, t)
+}
+
+fn message() -> Value {
+    json!({"title": "Vendor", "content": "through the vendor", "ext": {"k": "v"}, "apns": {"sound": "default"}})
+}
+
+#[tokio::test]
+async fn strategy_2_reaches_apns_and_fcm_and_unbinds_dead_tokens() {
+    let mocks = MockVendors::start().await.unwrap();
+    let s = TestServer::start().await;
+    let (p, t) = setup(&s, &mocks).await;
+    mocks.apns().unregister(DEAD_APNS_TOKEN);
+
+    let (st, b) = s
+        .post(
+            &format!("{p}/push/sync/ios"),
+            &t,
+            json!({"strategy": 2, "pushMessage": message()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["data"][0]["pushStatus"], "SUCCESS", "{b}");
+    let pushes = mocks.apns().pushes();
+    assert_eq!(pushes.len(), 1);
+    assert_eq!(pushes[0].device_token, APNS_TOKEN);
+    assert_eq!(pushes[0].payload["aps"]["alert"]["title"], "Vendor");
+    assert_eq!(pushes[0].payload["aps"]["sound"], "default");
+
+    let (_, b) = s
+        .post(
+            &format!("{p}/push/sync/android"),
+            &t,
+            json!({"pushMessage": message()}),
+        )
+        .await;
+    assert_eq!(b["data"][0]["pushStatus"], "SUCCESS", "{b}");
+    let msgs = mocks.fcm().messages();
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+
+    // The dead token fails, and its binding is gone afterwards.
+    let (_, b) = s
+        .post(
+            &format!("{p}/push/sync/gone"),
+            &t,
+            json!({"strategy": 2, "pushMessage": message()}),
+        )
+        .await;
+    assert_eq!(b["data"][0]["pushStatus"], "FAIL", "{b}");
+    assert_eq!(b["data"][0]["desc"], "bad device token");
+    let (_, binding) = s.get(&format!("{p}/users/gone/push/binding"), &t).await;
+    assert_eq!(binding["entities"], json!([]), "the dead token was unbound");
+    mocks.shutdown().await;
+}
+
+#[tokio::test]
+async fn strategy_0_falls_back_to_the_easemob_channel_when_the_vendor_fails() {
+    let mocks = MockVendors::start().await.unwrap();
+    let s = TestServer::start().await;
+    let (p, t) = setup(&s, &mocks).await;
+    mocks
+        .apns()
+        .fail_all(Some(ApnsOutcome::InternalServerError));
+    let (_, b) = s
+        .post(
+            &format!("{p}/push/sync/ios"),
+            &t,
+            json!({"strategy": 0, "pushMessage": message()}),
+        )
+        .await;
+    let legs: Vec<_> = b["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["pushStatus"].clone())
+        .collect();
+    assert_eq!(legs, [json!("ERROR"), json!("SUCCESS")], "{b}");
+    assert_eq!(
+        b["data"][1]["data"]["stored"], 1,
+        "kept for the user's first Easemob device: {b}"
+    );
+    // Strategy 2 has no fallback: the failure is final.
+    let (_, b) = s
+        .post(
+            &format!("{p}/push/sync/ios"),
+            &t,
+            json!({"strategy": 2, "pushMessage": message()}),
+        )
+        .await;
+    assert_eq!(b["data"].as_array().unwrap().len(), 1, "{b}");
+    assert_eq!(b["data"][0]["pushStatus"], "ERROR");
+    mocks.shutdown().await;
+}
