@@ -57,6 +57,27 @@ async fn strategy_2_reaches_apns_and_fcm_and_unbinds_dead_tokens() {
         .await;
     assert_eq!(st, StatusCode::OK, "{b}");
     assert_eq!(b["data"][0]["pushStatus"], "SUCCESS", "{b}");
+    let result = &b["data"][0]["data"];
+    assert_eq!(
+        (result["code"].clone(), result["message"].clone()),
+        (json!(200), json!("Success")),
+        "{b}"
+    );
+    assert_eq!(result["data"]["sendResult"], true);
+    assert_eq!(
+        (
+            result["data"]["expireTokens"].clone(),
+            result["data"]["failTokens"].clone()
+        ),
+        (json!([]), json!([]))
+    );
+    assert!(
+        result["data"]["requestId"]
+            .as_str()
+            .unwrap()
+            .starts_with("ios-prod-"),
+        "{b}"
+    );
     let pushes = mocks.apns().pushes();
     assert_eq!(pushes.len(), 1);
     assert_eq!(pushes[0].device_token, APNS_TOKEN);
@@ -84,6 +105,12 @@ async fn strategy_2_reaches_apns_and_fcm_and_unbinds_dead_tokens() {
         .await;
     assert_eq!(b["data"][0]["pushStatus"], "FAIL", "{b}");
     assert_eq!(b["data"][0]["desc"], "bad device token");
+    assert_eq!(
+        b["data"][0]["data"]["data"]["expireTokens"],
+        json!([DEAD_APNS_TOKEN]),
+        "{b}"
+    );
+    assert_eq!(b["data"][0]["data"]["data"]["sendResult"], false);
     let (_, binding) = s.get(&format!("{p}/users/gone/push/binding"), &t).await;
     assert_eq!(binding["entities"], json!([]), "the dead token was unbound");
     mocks.shutdown().await;

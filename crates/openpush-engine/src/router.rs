@@ -20,6 +20,43 @@ pub enum Mode {
     Accept,
 }
 
+/// A vendor leg's `data` in the shape of easemob-push-api.md §3.1: `code`, `message`, and
+/// `data` with `sendResult`, `expireTokens` (dead, now unbound), `failTokens` (refused),
+/// `requestId` (the notifier name and the vendor's id) and `msgCode`; the vendor's own answer is
+/// kept under `data.vendor`.
+fn vendor_result(b: &Binding, o: &VendorOutcome, raw: &Value) -> Value {
+    let (sent, expire, fail, message) = match o {
+        VendorOutcome::Sent { .. } => (true, vec![], vec![], "Success".to_owned()),
+        VendorOutcome::TokenDead { .. } => (
+            false,
+            vec![b.device_token.clone()],
+            vec![],
+            "bad device token".to_owned(),
+        ),
+        VendorOutcome::Rejected { reason, .. } => {
+            (false, vec![], vec![b.device_token.clone()], reason.clone())
+        }
+        VendorOutcome::Error { reason } => (false, vec![], vec![], reason.clone()),
+    };
+    let vendor_id = ["apns-id", "apns_id", "name"]
+        .iter()
+        .find_map(|k| raw.get(*k).and_then(Value::as_str))
+        .unwrap_or_default();
+    let code = if sent { 200 } else { 400 };
+    json!({
+        "code": code,
+        "message": message,
+        "data": {
+            "sendResult": sent,
+            "expireTokens": expire,
+            "failTokens": fail,
+            "requestId": format!("{}-{}", b.notifier_name, vendor_id),
+            "msgCode": code,
+            "vendor": raw,
+        },
+    })
+}
+
 /// Where a push comes from: a task and/or a stored notification. Devices see both ids in the
 /// `push` frame, for reports and statistics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -542,13 +579,15 @@ impl Engine {
             let l = match o {
                 VendorOutcome::Sent { raw } => {
                     succeeded.insert(&b.username);
-                    leg(TargetStatus::Success, "success", raw.clone())
+                    leg(TargetStatus::Success, "success", vendor_result(b, o, raw))
                 }
-                VendorOutcome::TokenDead { raw } => {
-                    leg(TargetStatus::Fail, "bad device token", raw.clone())
-                }
+                VendorOutcome::TokenDead { raw } => leg(
+                    TargetStatus::Fail,
+                    "bad device token",
+                    vendor_result(b, o, raw),
+                ),
                 VendorOutcome::Rejected { raw, reason } => {
-                    leg(TargetStatus::Fail, reason.clone(), raw.clone())
+                    leg(TargetStatus::Fail, reason.clone(), vendor_result(b, o, raw))
                 }
                 VendorOutcome::Error { reason } => {
                     leg(TargetStatus::Error, reason.clone(), Value::Null)
