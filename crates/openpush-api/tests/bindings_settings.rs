@@ -631,6 +631,7 @@ async fn binding_refuses_bad_input_and_changes_nothing() {
     // The maximum lengths are accepted.
     let long_dev = "d".repeat(64);
     let long_notifier = "n".repeat(128);
+    t.s.notifier(&t.p, &t.tok, &long_notifier).await;
     let long_token = "t".repeat(1024);
     assert_eq!(
         t.bind("u1", &long_dev, &long_notifier, &long_token).await,
@@ -1682,4 +1683,41 @@ async fn binding_and_settings_have_their_own_rate_limits() {
     assert!(limited >= 1, "six settings calls at 1/s all passed");
     // The user endpoints are another group, still open; a refused nickname changed nothing.
     assert_eq!(t.user("u1").await["nickname"], json!(nickname));
+}
+
+#[tokio::test]
+async fn binding_needs_an_existing_push_certificate() {
+    let t = T::new().await;
+    t.users(&["u1"]).await;
+    let body = json!({"device_id": "d1", "notifier_name": "unknown-cert", "device_token": "tok-1"});
+    let got =
+        t.s.put(&t.url("/users/u1/push/binding"), &t.tok, body)
+            .await;
+    assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+    assert!(
+        got.1["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("unknown-cert is not a push certificate"),
+        "{}",
+        got.1
+    );
+    assert_eq!(t.bindings("u1").await, json!([]), "nothing was bound");
+    // Unbinding never needs the certificate.
+    let body = json!({"device_id": "d1", "notifier_name": "unknown-cert", "device_token": ""});
+    assert_eq!(
+        t.s.put(&t.url("/users/u1/push/binding"), &t.tok, body)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    // Once the certificate exists, the binding is taken.
+    t.s.notifier(&t.p, &t.tok, "unknown-cert").await;
+    let body = json!({"device_id": "d1", "notifier_name": "unknown-cert", "device_token": "tok-1"});
+    assert_eq!(
+        t.s.put(&t.url("/users/u1/push/binding"), &t.tok, body)
+            .await
+            .0,
+        StatusCode::OK
+    );
 }

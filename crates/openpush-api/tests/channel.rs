@@ -297,7 +297,7 @@ async fn sync_and_async_single_user_shapes() {
         .await;
     assert_eq!(b["data"][0]["pushStatus"], "FAIL");
     assert_eq!(b["data"][0]["desc"], "no push binding");
-    // A binding whose notifier is not configured: the vendor leg fails and says why.
+    // A binding whose vendor has no client yet: the vendor leg fails and says why.
     s.put(
         &format!("{p}/users/u1/push/binding"),
         &t,
@@ -316,7 +316,7 @@ async fn sync_and_async_single_user_shapes() {
         b["data"][0]["desc"]
             .as_str()
             .unwrap()
-            .contains("does not exist"),
+            .contains("vendor huawei is not supported yet"),
         "{b}"
     );
     // Strategy 0 falls back to the Easemob channel.

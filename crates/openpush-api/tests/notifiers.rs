@@ -13,7 +13,7 @@ fn huawei(secret: &str) -> Value {
 #[tokio::test]
 async fn notifiers_round_trip_without_secrets() {
     let s = TestServer::start().await;
-    let (p, t) = s.app_with_token("o", "a").await;
+    let (p, t) = s.bare_app_with_token("o", "a").await;
     let (st, b) = s
         .post(&format!("{p}/notifiers"), &t, huawei("top-secret-1"))
         .await;
@@ -86,7 +86,7 @@ async fn notifiers_round_trip_without_secrets() {
 #[tokio::test]
 async fn bad_notifiers_are_refused_and_change_nothing() {
     let s = TestServer::start().await;
-    let (p, t) = s.app_with_token("o", "a").await;
+    let (p, t) = s.bare_app_with_token("o", "a").await;
     let cases = [
         (
             json!({"vendor": "huawei", "credentials": {}}),

@@ -87,6 +87,16 @@ pub async fn put_binding(
                 .await
         } else {
             let token = DeviceToken::parse(token).map_err(invalid)?;
+            // Binding needs the push certificate to exist; unbinding does not.
+            if store
+                .notifier(ctx.app.id, notifier.as_str())
+                .await?
+                .is_none()
+            {
+                return Err(ApiError::illegal_argument(format!(
+                    "parameters is invalid : notifier_name {notifier} is not a push certificate of this app; add it first (POST /notifiers)"
+                )));
+            }
             tracing::debug!(app = ctx.app.id, %user, token = %token.masked(), "binding device");
             store
                 .bind(ctx.app.id, &user, &device, &notifier, &token, now)

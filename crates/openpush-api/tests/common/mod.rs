@@ -24,6 +24,19 @@ pub struct TestServer {
     handle: Option<JoinHandle<std::io::Result<()>>>,
 }
 
+/// The push certificates every test app has (see `app_with_token`).
+pub const STANDARD_NOTIFIERS: &[&str] = &[
+    "n",
+    "n1",
+    "n2",
+    "n3",
+    "fcm",
+    "fcm-x",
+    "hw",
+    "104410638",
+    "0-fcm",
+];
+
 #[derive(Debug, Clone)]
 pub struct Creds {
     pub org: String,
@@ -126,11 +139,30 @@ impl TestServer {
         body["access_token"].as_str().unwrap().to_owned()
     }
 
-    /// A new app with a token: (org/app path prefix, token).
+    /// A new app with a token: (org/app path prefix, token). The app has the push
+    /// certificates of [`STANDARD_NOTIFIERS`], so tests can bind devices to those names.
     pub async fn app_with_token(&self, org: &str, app: &str) -> (String, String) {
         let c = self.create_app(org, app).await;
         let t = self.app_token(&c).await;
+        let prefix = format!("/{org}/{app}");
+        for name in STANDARD_NOTIFIERS {
+            self.notifier(&prefix, &t, name).await;
+        }
+        (prefix, t)
+    }
+
+    /// A new app with a token and no push certificates.
+    pub async fn bare_app_with_token(&self, org: &str, app: &str) -> (String, String) {
+        let c = self.create_app(org, app).await;
+        let t = self.app_token(&c).await;
         (format!("/{org}/{app}"), t)
+    }
+
+    /// Adds a push certificate (a Huawei one: no client call is needed to store it).
+    pub async fn notifier(&self, prefix: &str, token: &str, name: &str) {
+        let body = json!({"name": name, "vendor": "huawei", "credentials": {"app_id": "1", "client_id": "c", "client_secret": "s"}});
+        let (st, b) = self.post(&format!("{prefix}/notifiers"), token, body).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
     }
 
     /// Sends JSON (or nothing) and returns the status and the parsed JSON body. Every
