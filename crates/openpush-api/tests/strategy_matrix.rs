@@ -108,16 +108,22 @@ fn apns_token(i: usize) -> String {
     format!("{:064x}", 0xa000_0000_u64 + i as u64)
 }
 
-async fn cell(
-    s: &TestServer,
-    mocks: &MockVendors,
-    p: &str,
-    t: &str,
+/// One cell of the matrix.
+#[derive(Debug, Clone, Copy)]
+struct Cell {
     strategy: u8,
     online: bool,
     v: Vendor,
     i: usize,
-) {
+}
+
+async fn cell(s: &TestServer, mocks: &MockVendors, p: &str, t: &str, c: Cell) {
+    let Cell {
+        strategy,
+        online,
+        v,
+        i,
+    } = c;
     let user = format!("m{strategy}{}{i}", if online { "on" } else { "off" });
     s.users(p, t, &[&user]).await;
     let token = apns_token(i);
@@ -235,7 +241,18 @@ async fn every_strategy_online_and_offline_against_every_vendor_outcome() {
         for online in [true, false] {
             for v in [Vendor::Ok, Vendor::Dead, Vendor::Down, Vendor::None] {
                 i += 1;
-                cells.push(cell(&s, &mocks, &p, &t, strategy, online, v, i));
+                cells.push(cell(
+                    &s,
+                    &mocks,
+                    &p,
+                    &t,
+                    Cell {
+                        strategy,
+                        online,
+                        v,
+                        i,
+                    },
+                ));
             }
         }
     }
