@@ -234,6 +234,16 @@ fn task_from_row(r: &SqliteRow) -> Result<Task> {
     })
 }
 
+/// Appends ` AND username IN (?, ?, …)` for `usernames` (callers check it is not empty).
+fn push_username_list<'a>(q: &mut QueryBuilder<'a, Sqlite>, usernames: &'a [Username]) {
+    q.push(" AND username IN (");
+    let mut sep = q.separated(", ");
+    for u in usernames {
+        sep.push_bind(u.as_str());
+    }
+    q.push(")");
+}
+
 async fn read_setting(
     conn: &mut sqlx::SqliteConnection,
     app_id: i64,
@@ -399,12 +409,8 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let mut q = QueryBuilder::<Sqlite>::new("SELECT username FROM users WHERE app_id = ");
-        q.push_bind(app_id).push(" AND username IN (");
-        let mut sep = q.separated(", ");
-        for u in usernames {
-            sep.push_bind(u.as_str());
-        }
-        q.push(")");
+        q.push_bind(app_id);
+        push_username_list(&mut q, usernames);
         let rows = q
             .build()
             .fetch_all(&self.reader)
@@ -614,12 +620,9 @@ impl Store for SqliteStore {
             "SELECT username, device_id, notifier_name, device_token, updated FROM bindings \
              WHERE app_id = ",
         );
-        q.push_bind(app_id).push(" AND username IN (");
-        let mut sep = q.separated(", ");
-        for u in usernames {
-            sep.push_bind(u.as_str());
-        }
-        q.push(") ORDER BY username, device_id, notifier_name");
+        q.push_bind(app_id);
+        push_username_list(&mut q, usernames);
+        q.push(" ORDER BY username, device_id, notifier_name");
         let rows = q
             .build()
             .fetch_all(&self.reader)
@@ -977,12 +980,9 @@ impl Store for SqliteStore {
         }
         let mut q =
             QueryBuilder::<Sqlite>::new("SELECT username, device_id FROM devices WHERE app_id = ");
-        q.push_bind(app_id).push(" AND username IN (");
-        let mut sep = q.separated(", ");
-        for u in usernames {
-            sep.push_bind(u.as_str());
-        }
-        q.push(") ORDER BY username, device_id");
+        q.push_bind(app_id);
+        push_username_list(&mut q, usernames);
+        q.push(" ORDER BY username, device_id");
         let rows = q
             .build()
             .fetch_all(&self.reader)
