@@ -96,11 +96,17 @@
 pub mod apns;
 pub mod creds;
 pub mod fcm;
+pub mod honor;
+pub mod huawei;
 pub mod jwt;
+pub mod meizu;
+pub mod oppo;
 mod script;
 mod serve;
 #[cfg(feature = "tls")]
 pub mod tls;
+pub mod vivo;
+pub mod xiaomi;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -149,6 +155,40 @@ impl Default for MockVendorsOptions {
             #[cfg(feature = "tls")]
             apns_tls: None,
         }
+    }
+}
+
+/// One mock served on its own port (HTTP/1.1 and h2c, as the Chinese vendors' and Google's
+/// front ends accept both), for tests that need a single vendor. [`MockServer::shutdown`] stops it.
+#[derive(Debug)]
+pub struct MockServer {
+    server: serve::ServerHandle,
+}
+
+impl MockServer {
+    /// Serves `router` (a mock's `router()`) on 127.0.0.1 with an OS-chosen port.
+    pub async fn start(router: axum::Router) -> std::io::Result<Self> {
+        Self::start_on(router, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    pub async fn start_on(router: axum::Router, addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Self {
+            server: serve::spawn(listener, router, serve::Protocol::Auto, None),
+        })
+    }
+
+    /// `http://127.0.0.1:port`: the base URL a client uses instead of the vendor's.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.server.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr
+    }
+
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 

@@ -10,9 +10,16 @@
 pub mod apns;
 pub mod error;
 pub mod fcm;
+pub mod honor;
+pub mod huawei;
 mod jwt;
+pub mod meizu;
+pub mod oppo;
 mod registry;
 pub mod retry;
+pub mod token_cache;
+pub mod vivo;
+pub mod xiaomi;
 
 pub use registry::NotifierDispatch;
 

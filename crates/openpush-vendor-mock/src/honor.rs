@@ -1,0 +1,1 @@
+//! Honor push stand-in (vendors.md). Being written.

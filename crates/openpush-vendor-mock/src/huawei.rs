@@ -1,0 +1,1 @@
+//! Huawei push stand-in (vendors.md). Being written.

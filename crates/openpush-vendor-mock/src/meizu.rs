@@ -1,0 +1,1 @@
+//! Meizu push stand-in (vendors.md). Being written.

@@ -1,0 +1,1 @@
+//! Oppo push stand-in (vendors.md). Being written.

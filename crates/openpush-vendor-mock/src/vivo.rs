@@ -1,0 +1,1 @@
+//! Vivo push stand-in (vendors.md). Being written.

@@ -1,0 +1,1 @@
+//! Xiaomi push stand-in (vendors.md). Being written.

@@ -1,0 +1,1 @@
+//! Honor push (vendors.md). Being written.

@@ -1,0 +1,1 @@
+//! Huawei push (vendors.md). Being written.

@@ -1,0 +1,1 @@
+//! Meizu push (vendors.md). Being written.

@@ -1,0 +1,1 @@
+//! Oppo push (vendors.md). Being written.

@@ -1,0 +1,1 @@
+//! Vivo push (vendors.md). Being written.

@@ -1,0 +1,1 @@
+//! Xiaomi push (vendors.md). Being written.
