@@ -147,6 +147,8 @@ pub struct RateLimits {
     pub push_task: u32,
     /// `POST /push/list` and `/push/list/label`. Default: 10.
     pub push_list: u32,
+    /// `GET /push/data/...` (statistics). Default: 1 (Easemob: 10 per 10 s).
+    pub stats: u32,
 }
 
 impl Default for RateLimits {
@@ -164,6 +166,7 @@ impl Default for RateLimits {
             push_single: 10,
             push_task: 1,
             push_list: 10,
+            stats: 1,
         }
     }
 }
@@ -250,6 +253,8 @@ push_single = 10
 push_task = 1
 # POST /push/list and /push/list/label.
 push_list = 10
+# GET /push/data/... (statistics; Easemob: 10 per 10 s).
+stats = 1
 
 [gateway]
 # The Easemob channel (device WebSocket at /{org}/{app}/push/connect).

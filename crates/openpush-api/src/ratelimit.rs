@@ -27,6 +27,7 @@ pub enum RateGroup {
     PushMessage,
     PushMessageQuery,
     PushList,
+    Stats,
     /// Routes with no per-app rate (the device connection).
     Unlimited,
 }
@@ -68,6 +69,7 @@ impl RateLimiter {
             | RateGroup::PushMessage
             | RateGroup::PushMessageQuery => c.push_task,
             RateGroup::PushList => c.push_list,
+            RateGroup::Stats => c.stats,
             RateGroup::Unlimited => 0,
         }
     }

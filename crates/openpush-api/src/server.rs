@@ -28,7 +28,9 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::extract::org_app;
 use crate::ratelimit::RateGroup;
-use crate::routes::{binding, connect, labels, notifiers, push, settings, tasks, token, users};
+use crate::routes::{
+    binding, connect, labels, notifiers, push, settings, stats, tasks, token, users,
+};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -46,6 +48,7 @@ use crate::state::AppState;
         (name = "push", description = "pushes to users and the device connection"),
         (name = "tasks", description = "notifications, push tasks, statistics"),
         (name = "notifiers", description = "push certificates (an OpenPush addition)"),
+        (name = "statistics", description = "per app and day: offline-push results (§7.2) and every channel's counters"),
     )
 )]
 struct ApiDoc;
@@ -157,6 +160,9 @@ fn api_groups() -> Vec<(RateGroup, OpenApiRouter<AppState>)> {
     let task_queries = OpenApiRouter::new()
         .routes(routes!(tasks::list_tasks))
         .routes(routes!(tasks::get_task, tasks::cancel_task));
+    let statistics = OpenApiRouter::new()
+        .routes(routes!(stats::offline_push))
+        .routes(routes!(stats::daily));
     // The device connection is limited by authentication and the connection itself.
     let channel = OpenApiRouter::new()
         .routes(routes!(connect::connect))
@@ -173,6 +179,7 @@ fn api_groups() -> Vec<(RateGroup, OpenApiRouter<AppState>)> {
         (RateGroup::PushList, push_list),
         (RateGroup::Users, task_queries),
         (RateGroup::Users, notifier_routes),
+        (RateGroup::Stats, statistics),
         (RateGroup::Unlimited, channel),
         (RateGroup::Users, users),
         (RateGroup::Binding, binding),

@@ -216,6 +216,14 @@ async fn openapi_covers_every_endpoint() {
         ("get", "/{org}/{app}/notifiers"),
         ("get", "/{org}/{app}/notifiers/{name}"),
         ("delete", "/{org}/{app}/notifiers/{name}"),
+        (
+            "get",
+            "/{org}/{app}/push/data/offline-push/begin/{startTime}/end/{endTime}",
+        ),
+        (
+            "get",
+            "/{org}/{app}/push/data/daily/begin/{startTime}/end/{endTime}",
+        ),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let mut count = 0;

@@ -450,6 +450,34 @@ async fn acks_clicks_and_reports_count_as_arrived_and_clicked() {
         (st["arrived"].clone(), st["clicked"].clone()),
         (json!(3), json!(2))
     );
+    // The same events, per app and day: the Easemob channel's sends, arrivals and clicks, and
+    // the vendor report under its vendor (written behind: within a few seconds).
+    let today = openpush_core::clock::utc_day(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64,
+    );
+    let daily = format!("{p}/push/data/daily/begin/{today}/end/{today}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let day = loop {
+        let (_, b) = s.get(&daily, &t).await;
+        let d = b["data"][0].clone();
+        if d["arrived"] == 3 || std::time::Instant::now() > deadline {
+            break d;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        day["channels"]["easemob"],
+        json!({"success": 2, "fail": 0, "unknown": 0, "arrived": 2, "clicked": 1}),
+        "{day}"
+    );
+    assert_eq!(
+        day["channels"]["huawei"],
+        json!({"success": 0, "fail": 0, "unknown": 0, "arrived": 1, "clicked": 1}),
+        "{day}"
+    );
     for (body, status, text) in [
         (
             report("OPEN", "HUAWEI", json!(id)),

@@ -154,3 +154,127 @@ async fn strategy_0_falls_back_to_the_easemob_channel_when_the_vendor_fails() {
     assert_eq!(b["data"][0]["pushStatus"], "ERROR");
     mocks.shutdown().await;
 }
+
+/// Polls `path` until `ready` holds on the answer (statistics are written behind, within about a
+/// second), for up to 5 s.
+async fn eventually(s: &TestServer, path: &str, t: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (st, b) = s.get(path, t).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+        if ready(&b) || std::time::Instant::now() > deadline {
+            return b;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn daily_statistics_count_every_channel_and_the_offline_push_call_reports_vendors() {
+    let mocks = MockVendors::start().await.unwrap();
+    let s = TestServer::start().await;
+    let (p, t) = setup(&s, &mocks).await;
+    mocks.apns().unregister(DEAD_APNS_TOKEN);
+    s.users(&p, &t, &["plain"]).await;
+    let (st, b) = s
+        .post(
+            &format!("{p}/push/single"),
+            &t,
+            json!({"targets": ["ios", "android", "gone"], "strategy": 2, "pushMessage": message()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let (st, b) = s
+        .post(
+            &format!("{p}/push/sync/plain"),
+            &t,
+            json!({"strategy": 1, "pushMessage": message()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+
+    let today = openpush_core::clock::utc_day(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64,
+    );
+    let daily = format!("{p}/push/data/daily/begin/{today}/end/{today}");
+    let b = eventually(&s, &daily, &t, |b| {
+        b["data"][0]["success"] == 3 && b["data"][0]["fail"] == 1
+    })
+    .await;
+    let d = &b["data"][0];
+    assert_eq!(d["day"], today.as_str(), "{b}");
+    assert_eq!(
+        (
+            d["success"].clone(),
+            d["fail"].clone(),
+            d["unknown"].clone()
+        ),
+        (json!(3), json!(1), json!(0)),
+        "{b}"
+    );
+    assert_eq!(d["channels"]["apns"]["success"], 1, "{b}");
+    assert_eq!(d["channels"]["apns"]["fail"], 1, "the dead token: {b}");
+    assert_eq!(d["channels"]["fcm"]["success"], 1, "{b}");
+    assert_eq!(d["channels"]["easemob"]["success"], 1, "{b}");
+
+    let offline = format!("{p}/push/data/offline-push/begin/{today}/end/{today}");
+    let (st, b) = s.get(&offline, &t).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["status"], "OK", "{b}");
+    assert!(
+        b.get("timestamp").is_none(),
+        "§7.2 answers status, not timestamp: {b}"
+    );
+    assert_eq!(
+        b["data"][&today],
+        json!({"APNS": {"successCount": 1, "failCount": 1}, "ANDROID": {"successCount": 1, "failCount": 0}}),
+        "{b}"
+    );
+    let (st, b) = s.get(&format!("{offline}?platform=huaweipush"), &t).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(
+        b["data"][&today],
+        json!({"HUAWEIPUSH": {"successCount": 0, "failCount": 0}})
+    );
+    // A range lists every day, empty ones included.
+    let (st, b) = s
+        .get(
+            &format!("{p}/push/data/offline-push/begin/2024-02-28/end/2024-03-01"),
+            &t,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(
+        b["data"],
+        json!({"2024-02-28": {}, "2024-02-29": {}, "2024-03-01": {}})
+    );
+
+    for (path, text) in [
+        (
+            format!("{p}/push/data/offline-push/begin/2024-02-30/end/2024-03-01"),
+            "startTime must be a day",
+        ),
+        (
+            format!("{p}/push/data/offline-push/begin/2024-03-02/end/2024-03-01"),
+            "is before startTime",
+        ),
+        (
+            format!("{p}/push/data/offline-push/begin/2023-01-01/end/2024-03-01"),
+            "at most 366 days",
+        ),
+        (
+            format!("{p}/push/data/offline-push/begin/{today}/end/{today}?platform=NOKIA"),
+            "platform must be ALL or one of",
+        ),
+        (
+            format!("{p}/push/data/daily/begin/20240101/end/2024-01-02"),
+            "startTime must be a day",
+        ),
+    ] {
+        let got = s.get(&path, &t).await;
+        common::assert_error(&got, StatusCode::BAD_REQUEST, text);
+    }
+}

@@ -4,9 +4,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use openpush_core::message::PushMessage;
+use openpush_core::notifier::VendorKind;
 use openpush_core::{Clock, IdGenerator, Strategy, Username};
 use openpush_gateway::batch::Batcher;
 use openpush_gateway::frames::PushFrame;
+use openpush_gateway::stats::Counts;
 use openpush_gateway::{Bus, Gateway, SendOutcome};
 use openpush_store::{App, Binding, ChannelMessage, Enqueue, PendingRow, Store, StoreError};
 use openpush_vendors::{VendorDispatch, VendorOutcome};
@@ -94,6 +96,9 @@ pub struct TargetResult {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Leg {
+    /// `easemob`, the vendor's name (`apns`, `fcm`, `huawei`, …), or `vendor` when the binding's
+    /// notifier could not be used (or, for an async push, before the vendor answered).
+    pub channel: &'static str,
     pub status: TargetStatus,
     pub desc: String,
     pub data: Value,
@@ -124,8 +129,13 @@ impl TargetResult {
     }
 }
 
-fn leg(status: TargetStatus, desc: impl Into<String>, data: Value) -> Leg {
+/// The channel of a vendor leg whose vendor is not known.
+pub const UNKNOWN_VENDOR: &str = "vendor";
+const EASEMOB: &str = "easemob";
+
+fn leg(channel: &'static str, status: TargetStatus, desc: impl Into<String>, data: Value) -> Leg {
     Leg {
+        channel,
         status,
         desc: desc.into(),
         data,
@@ -315,12 +325,14 @@ impl Engine {
                 .await;
             let l = if sent > 0 {
                 leg(
+                    EASEMOB,
                     TargetStatus::Success,
                     "success",
                     json!({"channel": "easemob", "online": sent, "stored": 0}),
                 )
             } else {
                 leg(
+                    EASEMOB,
                     TargetStatus::Fail,
                     "user offline",
                     json!({"channel": "easemob", "online": 0, "stored": 0}),
@@ -340,6 +352,7 @@ impl Engine {
                 .await?;
             for (u, c) in channel_users.iter().zip(legs) {
                 results.entry(u.clone()).or_default().push(leg(
+                    EASEMOB,
                     status_ok,
                     "success",
                     json!({"channel": "easemob", "online": c.online, "stored": c.stored}),
@@ -372,6 +385,7 @@ impl Engine {
                     // background.
                     for u in &vendor_users {
                         results.entry(u.clone()).or_default().push(leg(
+                            UNKNOWN_VENDOR,
                             TargetStatus::AsyncSuccess,
                             "success",
                             Value::String(String::new()),
@@ -383,7 +397,7 @@ impl Engine {
                     tokio::spawn(async move {
                         let prepared =
                             this.prepare(&app, &message, origin.task_id, origin.push_msg_id);
-                        if let Err(e) = this
+                        match this
                             .vendor_legs(
                                 &app,
                                 strategy,
@@ -396,22 +410,51 @@ impl Engine {
                             )
                             .await
                         {
-                            tracing::error!(error = %e, "background vendor push failed");
+                            Ok(legs) => this.tally(app.id, legs.iter().flat_map(|(_, l)| l)),
+                            Err(e) => {
+                                tracing::error!(error = %e, "background vendor push failed")
+                            }
                         }
                     });
                 }
             }
         }
 
+        // Vendor legs still under way (async pushes) are counted when the vendor answers.
+        self.tally(
+            app.id,
+            results.values().flatten().filter(|l| {
+                !(l.channel == UNKNOWN_VENDOR && l.status == TargetStatus::AsyncSuccess)
+            }),
+        );
         Ok(targets
             .iter()
             .map(|t| TargetResult {
                 username: t.clone(),
                 legs: results.get(t).cloned().unwrap_or_else(|| {
-                    vec![leg(TargetStatus::Fail, "appUser not exists", Value::Null)]
+                    vec![leg(
+                        EASEMOB,
+                        TargetStatus::Fail,
+                        "appUser not exists",
+                        Value::Null,
+                    )]
                 }),
             })
             .collect())
+    }
+
+    /// Adds legs to the app's daily counters, per channel.
+    fn tally<'a>(&self, app_id: i64, legs: impl Iterator<Item = &'a Leg>) {
+        let mut per: HashMap<&'static str, Counts> = HashMap::new();
+        for l in legs {
+            let c = per.entry(l.channel).or_default();
+            match l.status {
+                TargetStatus::Success | TargetStatus::AsyncSuccess => c.success += 1,
+                TargetStatus::Fail => c.fail += 1,
+                TargetStatus::Error => c.unknown += 1,
+            }
+        }
+        self.gateway.stats.add_many(app_id, per);
     }
 
     fn next_id(&self) -> i64 {
@@ -575,22 +618,33 @@ impl Engine {
         };
         let mut per_user: HashMap<&Username, Vec<Leg>> = HashMap::new();
         let mut succeeded: HashSet<&Username> = HashSet::new();
-        for (b, o) in bindings.iter().zip(&outcomes) {
+        for (b, d) in bindings.iter().zip(&outcomes) {
+            let ch = d.vendor.map_or(UNKNOWN_VENDOR, VendorKind::as_str);
+            let o = &d.outcome;
             let l = match o {
                 VendorOutcome::Sent { raw } => {
                     succeeded.insert(&b.username);
-                    leg(TargetStatus::Success, "success", vendor_result(b, o, raw))
+                    leg(
+                        ch,
+                        TargetStatus::Success,
+                        "success",
+                        vendor_result(b, o, raw),
+                    )
                 }
                 VendorOutcome::TokenDead { raw } => leg(
+                    ch,
                     TargetStatus::Fail,
                     "bad device token",
                     vendor_result(b, o, raw),
                 ),
-                VendorOutcome::Rejected { raw, reason } => {
-                    leg(TargetStatus::Fail, reason.clone(), vendor_result(b, o, raw))
-                }
+                VendorOutcome::Rejected { raw, reason } => leg(
+                    ch,
+                    TargetStatus::Fail,
+                    reason.clone(),
+                    vendor_result(b, o, raw),
+                ),
                 VendorOutcome::Error { reason } => {
-                    leg(TargetStatus::Error, reason.clone(), Value::Null)
+                    leg(ch, TargetStatus::Error, reason.clone(), Value::Null)
                 }
             };
             per_user.entry(&b.username).or_default().push(l);
@@ -608,7 +662,12 @@ impl Engine {
             .iter()
             .map(|u| {
                 let legs = per_user.remove(u).unwrap_or_else(|| {
-                    vec![leg(TargetStatus::Fail, "no push binding", Value::Null)]
+                    vec![leg(
+                        UNKNOWN_VENDOR,
+                        TargetStatus::Fail,
+                        "no push binding",
+                        Value::Null,
+                    )]
                 });
                 (u.clone(), legs)
             })
@@ -618,6 +677,7 @@ impl Engine {
             for (u, c) in fallback.iter().zip(legs) {
                 if let Some((_, l)) = out.iter_mut().find(|(x, _)| x == u) {
                     l.push(leg(
+                        EASEMOB,
                         TargetStatus::Success,
                         "success",
                         json!({"channel": "easemob", "online": c.online, "stored": c.stored}),

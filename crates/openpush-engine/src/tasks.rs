@@ -216,7 +216,8 @@ pub fn due_after(sent: u64, rate: i64) -> Duration {
 }
 
 /// Adds a page's results to a task's counters: per target (`success`, `fail`, `unknown`) and
-/// per channel leg (`channels.easemob`, `channels.vendor`).
+/// per channel leg (`channels.easemob`, `channels.apns`, `channels.huawei`, …; `channels.vendor`
+/// for bindings whose notifier could not be used).
 pub fn count(stats: &mut Value, results: &[TargetResult]) {
     if !stats.is_object() {
         *stats = json!({});
@@ -233,10 +234,7 @@ pub fn count(stats: &mut Value, results: &[TargetResult]) {
     for r in results {
         bump(stats, key(r.status()));
         for l in &r.legs {
-            let channel = match l.data.get("channel").and_then(Value::as_str) {
-                Some("easemob") => "easemob",
-                _ => "vendor",
-            };
+            let channel = l.channel;
             if !stats["channels"].is_object() {
                 stats["channels"] = json!({});
             }

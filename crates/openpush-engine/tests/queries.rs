@@ -13,6 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::extract::ws::Utf8Bytes;
 use openpush_core::message::PushMessage;
+use openpush_core::notifier::VendorKind;
 use openpush_core::settings::{ChatType, NotificationPatch, NotificationSetting};
 use openpush_core::{
     Clock, DeviceId, DeviceToken, IdGenerator, LabelName, ManualClock, Nickname, NotifierName,
@@ -22,7 +23,7 @@ use openpush_engine::{Engine, Mode, Origin, TargetStatus};
 use openpush_gateway::{Bus, Gateway, GatewayConfig, SendOutcome};
 use openpush_store::sqlite::SqliteStore;
 use openpush_store::*;
-use openpush_vendors::{VendorDispatch, VendorOutcome};
+use openpush_vendors::{Delivery, VendorDispatch, VendorOutcome};
 use serde_json::{json, Value};
 
 /// Generates `CountingStore`'s `Store` impl: every method counts itself, then delegates.
@@ -166,6 +167,8 @@ counting_store! {
     fn end_task(&self, app_id: i64, id: i64, status: TaskStatus, now_ms: i64) -> Result<bool>;
     fn add_task_counters(&self, counters: &[TaskCounter]) -> Result<()>;
     fn task_counters(&self, task_id: i64) -> Result<Vec<TaskCounter>>;
+    fn add_daily_stats(&self, rows: &[DailyStat]) -> Result<()>;
+    fn daily_stats(&self, app_id: i64, first: &str, last: &str) -> Result<Vec<DailyStat>>;
     fn set_task_limits(&self, app_id: i64, running_max: Option<u32>, per_window: Option<u32>) -> Result<()>;
     fn put_notifier(&self, notifier: &Notifier) -> Result<bool>;
     fn notifier(&self, app_id: i64, name: &str) -> Result<Option<Notifier>>;
@@ -272,11 +275,12 @@ impl VendorDispatch for FakeVendors {
         bindings: &[Binding],
         _: &PushMessage,
         _: Option<i64>,
-    ) -> Vec<VendorOutcome> {
+    ) -> Vec<Delivery> {
         bindings
             .iter()
-            .map(|_| {
-                if self.accept {
+            .map(|_| Delivery {
+                vendor: Some(VendorKind::Huawei),
+                outcome: if self.accept {
                     VendorOutcome::Sent {
                         raw: json!({"ok": true}),
                     }
@@ -285,7 +289,7 @@ impl VendorDispatch for FakeVendors {
                         raw: Value::Null,
                         reason: "refused".into(),
                     }
-                }
+                },
             })
             .collect()
     }

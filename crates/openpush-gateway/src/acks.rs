@@ -9,6 +9,7 @@ use openpush_store::{Ack, Store, TaskCounter};
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::Batcher;
+use crate::stats::{Counts, DailyStats};
 
 /// Device frames per batch.
 const BATCH: usize = 1024;
@@ -16,12 +17,14 @@ const BATCH: usize = 1024;
 /// What one device frame reported.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// The device's app (for the daily counters).
+    pub app_id: i64,
     /// Stored deliveries acked, with the task each belongs to.
     pub acks: Vec<(Ack, Option<i64>)>,
-    /// Tasks of online-only deliveries acked (nothing stored to remove).
-    pub arrived: Vec<i64>,
-    /// Tasks of deliveries clicked.
-    pub clicked: Vec<i64>,
+    /// Online-only deliveries acked (nothing stored to remove), with their task if any.
+    pub arrived: Vec<Option<i64>>,
+    /// Deliveries clicked, with their task if any.
+    pub clicked: Vec<Option<i64>>,
 }
 
 impl Report {
@@ -33,7 +36,11 @@ impl Report {
 #[derive(Debug, Clone)]
 pub struct AckBatcher(Batcher<Report>);
 
-async fn write(store: &dyn Store, reports: Vec<Report>) -> Result<(), Arc<str>> {
+async fn write(
+    store: &dyn Store,
+    stats: &DailyStats,
+    reports: Vec<Report>,
+) -> Result<(), Arc<str>> {
     let mut counts: HashMap<i64, (i64, i64)> = HashMap::new();
     let acks: Vec<Ack> = reports
         .iter()
@@ -50,18 +57,29 @@ async fn write(store: &dyn Store, reports: Vec<Report>) -> Result<(), Arc<str>> 
         .into_iter()
         .collect();
     for r in &reports {
+        let mut daily = Counts::default();
         // A stored delivery arrives once: only the ack that removed it counts.
         for (a, task) in &r.acks {
-            if let (Some(t), true) = (task, removed.contains(&a.id)) {
-                counts.entry(*t).or_default().0 += 1;
+            if removed.contains(&a.id) {
+                daily.arrived += 1;
+                if let Some(t) = task {
+                    counts.entry(*t).or_default().0 += 1;
+                }
             }
         }
         for t in &r.arrived {
-            counts.entry(*t).or_default().0 += 1;
+            daily.arrived += 1;
+            if let Some(t) = t {
+                counts.entry(*t).or_default().0 += 1;
+            }
         }
         for t in &r.clicked {
-            counts.entry(*t).or_default().1 += 1;
+            daily.clicked += 1;
+            if let Some(t) = t {
+                counts.entry(*t).or_default().1 += 1;
+            }
         }
+        stats.add(r.app_id, "easemob", daily);
     }
     let counters: Vec<TaskCounter> = counts
         .into_iter()
@@ -79,13 +97,17 @@ async fn write(store: &dyn Store, reports: Vec<Report>) -> Result<(), Arc<str>> 
 }
 
 impl AckBatcher {
-    pub fn start(store: Arc<dyn Store>, shutdown: CancellationToken) -> Self {
+    pub fn start(
+        store: Arc<dyn Store>,
+        stats: Arc<DailyStats>,
+        shutdown: CancellationToken,
+    ) -> Self {
         Self(Batcher::start(
             BATCH,
             shutdown,
             move |reports: Vec<Report>| {
-                let store = store.clone();
-                async move { write(&*store, reports).await }
+                let (store, stats) = (store.clone(), stats.clone());
+                async move { write(&*store, &stats, reports).await }
             },
         ))
     }

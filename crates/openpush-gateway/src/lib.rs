@@ -12,6 +12,7 @@ mod bus;
 pub mod frames;
 mod hub;
 mod session;
+pub mod stats;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,6 +67,8 @@ pub struct Gateway {
     pub clock: Arc<dyn Clock>,
     pub config: GatewayConfig,
     acks: AckBatcher,
+    /// Per-app daily counters (sends, arrivals, clicks), written behind.
+    pub stats: Arc<stats::DailyStats>,
     sessions: TaskTracker,
     /// Cancelled once the sessions have ended; background writers drain and stop on it.
     pub shutdown: CancellationToken,
@@ -77,13 +80,15 @@ impl Gateway {
     pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: GatewayConfig) -> Arc<Self> {
         let shutdown = CancellationToken::new();
         let hub = Arc::new(Hub::new(config.hub_shards));
-        let acks = AckBatcher::start(store.clone(), shutdown.clone());
+        let stats = stats::DailyStats::start(store.clone(), clock.clone(), shutdown.clone());
+        let acks = AckBatcher::start(store.clone(), stats.clone(), shutdown.clone());
         let gw = Arc::new(Self {
             hub,
             store,
             clock,
             config,
             acks,
+            stats,
             sessions: TaskTracker::new(),
             shutdown,
         });
@@ -107,6 +112,7 @@ impl Gateway {
         self.sessions.wait().await;
         self.shutdown.cancel();
         self.acks.flushed().await;
+        self.stats.stopped().await;
     }
 
     /// Closes connections that have been silent for three heartbeats. Runs periodically; also

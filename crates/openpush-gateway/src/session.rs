@@ -248,7 +248,10 @@ impl Gateway {
                 .await
                 .map_err(|_| End::Gone),
             Incoming::Ack { ids } => {
-                let mut report = Report::default();
+                let mut report = Report {
+                    app_id: info.app_id,
+                    ..Report::default()
+                };
                 // Anything that is not one of our delivery ids is ignored.
                 for r in ids.iter().filter_map(|s| DeliveryRef::parse(s)) {
                     if r.stored {
@@ -259,18 +262,19 @@ impl Gateway {
                             id: r.id,
                         };
                         report.acks.push((ack, r.task_id));
-                    } else if let Some(t) = r.task_id {
-                        report.arrived.push(t);
+                    } else {
+                        report.arrived.push(r.task_id);
                     }
                 }
                 self.acks.report(report).await;
                 Ok(())
             }
             Incoming::Click { id } => {
-                if let Some(t) = DeliveryRef::parse(&id).and_then(|r| r.task_id) {
+                if let Some(r) = DeliveryRef::parse(&id) {
                     self.acks
                         .report(Report {
-                            clicked: vec![t],
+                            app_id: info.app_id,
+                            clicked: vec![r.task_id],
                             ..Report::default()
                         })
                         .await;

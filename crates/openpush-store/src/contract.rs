@@ -30,7 +30,8 @@ macro_rules! store_contract_tests {
             labels_limit_and_delete, label_members_partial_success_and_limits,
             data_is_scoped_per_app, offline_queue_enqueue_replay_ack_expire,
             first_device_adopts_parked_copies, task_limits_window_and_running,
-            tasks_start_checkpoint_end, messages_and_target_pages, notifiers_put_list_delete);
+            tasks_start_checkpoint_end, messages_and_target_pages, notifiers_put_list_delete,
+            daily_stats_add_up_per_app_day_and_channel);
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
         $(
@@ -1075,4 +1076,65 @@ pub async fn notifiers_put_list_delete(store: &dyn Store) {
         store.notifier(b, "hw").await.unwrap().unwrap().credentials["client_secret"],
         "other"
     );
+}
+
+pub async fn daily_stats_add_up_per_app_day_and_channel(store: &dyn Store) {
+    let a = app(store, "a").await;
+    let b = app(store, "b").await;
+    let row =
+        |app_id: i64, day: &str, channel: &str, success: i64, arrived: i64| crate::DailyStat {
+            app_id,
+            day: day.into(),
+            channel: channel.into(),
+            success,
+            fail: 1,
+            unknown: 0,
+            arrived,
+            clicked: arrived / 2,
+        };
+    store
+        .add_daily_stats(&[
+            row(a, "2026-12-01", "apns", 5, 0),
+            row(a, "2026-12-01", "apns", 2, 0),
+            row(a, "2026-12-02", "easemob", 3, 4),
+            row(a, "2026-11-30", "huawei", 9, 0),
+            row(b, "2026-12-01", "apns", 100, 0),
+        ])
+        .await
+        .unwrap();
+    store
+        .add_daily_stats(&[row(a, "2026-12-02", "easemob", 1, 2)])
+        .await
+        .unwrap();
+    store.add_daily_stats(&[]).await.unwrap();
+    let got = store
+        .daily_stats(a, "2026-12-01", "2026-12-02")
+        .await
+        .unwrap();
+    let brief: Vec<(String, String, i64, i64, i64, i64)> = got
+        .iter()
+        .map(|r| {
+            (
+                r.day.clone(),
+                r.channel.clone(),
+                r.success,
+                r.fail,
+                r.arrived,
+                r.clicked,
+            )
+        })
+        .collect();
+    assert_eq!(
+        brief,
+        [
+            ("2026-12-01".into(), "apns".into(), 7, 2, 0, 0),
+            ("2026-12-02".into(), "easemob".into(), 4, 2, 6, 3),
+        ]
+    );
+    assert!(got.iter().all(|r| r.app_id == a));
+    assert!(store
+        .daily_stats(b, "2026-12-02", "2026-12-31")
+        .await
+        .unwrap()
+        .is_empty());
 }

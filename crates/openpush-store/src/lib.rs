@@ -250,6 +250,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn add_task_counters(&self, counters: &[TaskCounter]) -> Result<()>;
     /// A task's arrival and click counters, per channel.
     async fn task_counters(&self, task_id: i64) -> Result<Vec<TaskCounter>>;
+    /// Adds to per-app daily counters (rows with the same app, day and channel add up), in one
+    /// transaction.
+    async fn add_daily_stats(&self, rows: &[DailyStat]) -> Result<()>;
+    /// An app's daily counters for the days `first..=last` (`yyyy-MM-dd`), by day then channel.
+    async fn daily_stats(&self, app_id: i64, first: &str, last: &str) -> Result<Vec<DailyStat>>;
     /// A page of the app's users with `key > after`, in key order (the broadcast's targets).
     async fn user_page(
         &self,

@@ -202,6 +202,20 @@ pub struct TaskCounter {
     pub clicked: i64,
 }
 
+/// One app's counters for one day (UTC, `yyyy-MM-dd`) and channel (`easemob`, a vendor's name,
+/// or `vendor` when the binding's notifier could not be used). Adding rows adds their counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DailyStat {
+    pub app_id: i64,
+    pub day: String,
+    pub channel: String,
+    pub success: i64,
+    pub fail: i64,
+    pub unknown: i64,
+    pub arrived: i64,
+    pub clicked: i64,
+}
+
 /// What a task pushes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -23,7 +23,7 @@ use crate::{
     MemberFailure, NewApp, NewUser, PendingDelivery, Result, Store, StoreError, StoredMessage,
     Task, TaskKind, TaskLimits, TaskStatus, User, UserUpdate,
 };
-use crate::{Notifier, TaskCounter};
+use crate::{DailyStat, Notifier, TaskCounter};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -1345,6 +1345,62 @@ impl Store for SqliteStore {
         }
         tx.commit().await.map_err(backend("commit"))?;
         Ok(())
+    }
+
+    async fn add_daily_stats(&self, rows: &[DailyStat]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        for r in rows {
+            sqlx::query(
+                "INSERT INTO daily_stats (app_id, day, channel, success, fail, unknown, arrived, clicked) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (app_id, day, channel) DO UPDATE SET \
+                 success = success + excluded.success, fail = fail + excluded.fail, \
+                 unknown = unknown + excluded.unknown, arrived = arrived + excluded.arrived, \
+                 clicked = clicked + excluded.clicked",
+            )
+            .bind(r.app_id)
+            .bind(&r.day)
+            .bind(&r.channel)
+            .bind(r.success)
+            .bind(r.fail)
+            .bind(r.unknown)
+            .bind(r.arrived)
+            .bind(r.clicked)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("adding daily statistics"))?;
+        }
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(())
+    }
+
+    async fn daily_stats(&self, app_id: i64, first: &str, last: &str) -> Result<Vec<DailyStat>> {
+        let rows = sqlx::query(
+            "SELECT app_id, day, channel, success, fail, unknown, arrived, clicked FROM daily_stats \
+             WHERE app_id = ? AND day >= ? AND day <= ? ORDER BY day, channel",
+        )
+        .bind(app_id)
+        .bind(first)
+        .bind(last)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend("reading daily statistics"))?;
+        Ok(rows
+            .iter()
+            .map(|r| DailyStat {
+                app_id: r.get("app_id"),
+                day: r.get("day"),
+                channel: r.get("channel"),
+                success: r.get("success"),
+                fail: r.get("fail"),
+                unknown: r.get("unknown"),
+                arrived: r.get("arrived"),
+                clicked: r.get("clicked"),
+            })
+            .collect())
     }
 
     async fn task_counters(&self, task_id: i64) -> Result<Vec<TaskCounter>> {

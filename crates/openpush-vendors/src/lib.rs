@@ -25,6 +25,7 @@ pub use registry::NotifierDispatch;
 
 use async_trait::async_trait;
 use openpush_core::message::PushMessage;
+use openpush_core::notifier::VendorKind;
 use openpush_store::{App, Binding};
 use serde_json::Value;
 
@@ -47,9 +48,17 @@ impl VendorOutcome {
     }
 }
 
+/// One binding's outcome and the vendor that produced it (`None` when no vendor was reached
+/// because the binding's notifier could not be used). Statistics count per vendor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub vendor: Option<VendorKind>,
+    pub outcome: VendorOutcome,
+}
+
 #[async_trait]
 pub trait VendorDispatch: Send + Sync + std::fmt::Debug + 'static {
-    /// Sends `message` to each binding; the result has one outcome per binding, in order.
+    /// Sends `message` to each binding; the result has one delivery per binding, in order.
     /// `task_id` goes into the notification's `EPush` report data.
     async fn send(
         &self,
@@ -57,7 +66,7 @@ pub trait VendorDispatch: Send + Sync + std::fmt::Debug + 'static {
         bindings: &[Binding],
         message: &PushMessage,
         task_id: Option<i64>,
-    ) -> Vec<VendorOutcome>;
+    ) -> Vec<Delivery>;
 }
 
 /// No notifier is configured on this node.
@@ -72,12 +81,15 @@ impl VendorDispatch for NoVendors {
         bindings: &[Binding],
         _: &PushMessage,
         _: Option<i64>,
-    ) -> Vec<VendorOutcome> {
+    ) -> Vec<Delivery> {
         bindings
             .iter()
-            .map(|b| VendorOutcome::Rejected {
-                raw: Value::Null,
-                reason: format!("notifier {} is not configured", b.notifier_name),
+            .map(|b| Delivery {
+                vendor: None,
+                outcome: VendorOutcome::Rejected {
+                    raw: Value::Null,
+                    reason: format!("notifier {} is not configured", b.notifier_name),
+                },
             })
             .collect()
     }

@@ -8,13 +8,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use openpush_core::message::PushMessage;
+use openpush_core::notifier::VendorKind;
 use openpush_store::{App, Binding, Notifier, Store};
 use parking_lot::RwLock;
 use serde_json::Value;
 
 use crate::apns::{ApnsClient, ApnsCredentials};
 use crate::fcm::{FcmClient, FcmCredentials};
-use crate::{VendorDispatch, VendorOutcome};
+use crate::{Delivery, VendorDispatch, VendorOutcome};
 
 #[derive(Clone)]
 enum Client {
@@ -22,12 +23,30 @@ enum Client {
     Fcm(FcmClient),
 }
 
+impl Client {
+    fn kind(&self) -> VendorKind {
+        match self {
+            Self::Apns(_) => VendorKind::Apns,
+            Self::Fcm(_) => VendorKind::Fcm,
+        }
+    }
+
+    async fn send_many(
+        &self,
+        tokens: &[&str],
+        message: &PushMessage,
+        task_id: Option<i64>,
+    ) -> Vec<VendorOutcome> {
+        match self {
+            Self::Apns(c) => c.send_many(tokens, message, task_id).await,
+            Self::Fcm(c) => c.send_many(tokens, message, task_id).await,
+        }
+    }
+}
+
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Apns(_) => "Client::Apns",
-            Self::Fcm(_) => "Client::Fcm",
-        })
+        write!(f, "Client::{:?}", self.kind())
     }
 }
 
@@ -123,8 +142,8 @@ impl VendorDispatch for NotifierDispatch {
         bindings: &[Binding],
         message: &PushMessage,
         task_id: Option<i64>,
-    ) -> Vec<VendorOutcome> {
-        let mut out: Vec<Option<VendorOutcome>> = vec![None; bindings.len()];
+    ) -> Vec<Delivery> {
+        let mut out: Vec<Option<Delivery>> = vec![None; bindings.len()];
         // One client call per notifier, however many bindings use it.
         let mut by_notifier: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, b) in bindings.iter().enumerate() {
@@ -138,16 +157,18 @@ impl VendorDispatch for NotifierDispatch {
                 .iter()
                 .map(|i| bindings[*i].device_token.as_str())
                 .collect();
-            let outcomes = match self.client(app.id, name).await {
-                Ok(Client::Apns(c)) => c.send_many(&tokens, message, task_id).await,
-                Ok(Client::Fcm(c)) => c.send_many(&tokens, message, task_id).await,
-                Err(reason) => tokens
-                    .iter()
-                    .map(|_| VendorOutcome::Rejected {
-                        raw: Value::Null,
-                        reason: reason.clone(),
-                    })
-                    .collect(),
+            let (vendor, outcomes) = match self.client(app.id, name).await {
+                Ok(c) => (Some(c.kind()), c.send_many(&tokens, message, task_id).await),
+                Err(reason) => (
+                    None,
+                    tokens
+                        .iter()
+                        .map(|_| VendorOutcome::Rejected {
+                            raw: Value::Null,
+                            reason: reason.clone(),
+                        })
+                        .collect(),
+                ),
             };
             for (i, o) in idx.into_iter().zip(outcomes) {
                 if matches!(o, VendorOutcome::TokenDead { .. }) {
@@ -163,13 +184,16 @@ impl VendorDispatch for NotifierDispatch {
                         Err(e) => tracing::warn!(error = %e, "unbinding a dead token failed"),
                     }
                 }
-                out[i] = Some(o);
+                out[i] = Some(Delivery { vendor, outcome: o });
             }
         }
         out.into_iter()
             .map(|o| {
-                o.unwrap_or(VendorOutcome::Error {
-                    reason: "not sent".into(),
+                o.unwrap_or(Delivery {
+                    vendor: None,
+                    outcome: VendorOutcome::Error {
+                        reason: "not sent".into(),
+                    },
                 })
             })
             .collect()

@@ -6,6 +6,7 @@ pub mod labels;
 pub mod notifiers;
 pub mod push;
 pub mod settings;
+pub mod stats;
 pub mod tasks;
 pub mod token;
 pub mod users;

@@ -551,6 +551,15 @@ pub async fn report(
             clicked,
         }])
         .await?;
+    state.gateway.stats.add(
+        app.id,
+        openpush_gateway::stats::channel_name(&provider),
+        openpush_gateway::stats::Counts {
+            arrived,
+            clicked,
+            ..Default::default()
+        },
+    );
     let body = json!({"timestamp": state.now_ms(), "data": "success", "duration": started.elapsed().as_millis() as i64});
     Ok(axum::response::IntoResponse::into_response(axum::Json(
         body,
