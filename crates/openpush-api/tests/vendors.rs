@@ -278,3 +278,93 @@ async fn daily_statistics_count_every_channel_and_the_offline_push_call_reports_
         common::assert_error(&got, StatusCode::BAD_REQUEST, text);
     }
 }
+
+/// A device token each stand-in accepts.
+fn token_for(vendor: &str, i: usize) -> String {
+    match vendor {
+        "apns" => format!("{i:064x}"),
+        _ => format!("{vendor}Token{i:08}abcdefghijklmnopqrstuvwxyz0123456789"),
+    }
+}
+
+#[tokio::test]
+async fn every_vendor_delivers_through_its_stand_in_and_dead_tokens_are_unbound() {
+    let mocks = MockVendors::start().await.unwrap();
+    let s = TestServer::start().await;
+    let (p, t) = s.bare_app_with_token("o", "all").await;
+    let notifiers = mocks.notifiers();
+    assert_eq!(notifiers.len(), 8);
+    let mut users = Vec::new();
+    for (i, n) in notifiers.iter().enumerate() {
+        let name = format!("mock-{}", n.vendor);
+        let (st, b) = s
+            .post(
+                &format!("{p}/notifiers"),
+                &t,
+                json!({"name": name, "vendor": n.vendor, "base_url": n.base_url, "credentials": n.credentials}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+        for (suffix, k) in [("ok", i), ("dead", 100 + i)] {
+            let user = format!("{}-{suffix}", n.vendor);
+            s.users(&p, &t, &[user.as_str()]).await;
+            let (st, b) = s
+                .put(
+                    &format!("{p}/users/{user}/push/binding"),
+                    &t,
+                    json!({"device_id": format!("{user}-phone"), "notifier_name": name, "device_token": token_for(n.vendor, k)}),
+                )
+                .await;
+            assert_eq!(st, StatusCode::OK, "{b}");
+            users.push(user);
+        }
+    }
+    // The "-dead" device of every vendor has been uninstalled.
+    let dead = |v: &str| {
+        token_for(
+            v,
+            100 + notifiers.iter().position(|n| n.vendor == v).unwrap(),
+        )
+    };
+    mocks.apns().unregister(&dead("apns"));
+    mocks.fcm().unregister(&dead("fcm"));
+    mocks.huawei().unregister(&dead("huawei"));
+    mocks.honor().unregister(&dead("honor"));
+    mocks.xiaomi().unregister(&dead("xiaomi"));
+    mocks.oppo().unregister(&dead("oppo"));
+    mocks.vivo().unregister(&dead("vivo"));
+    mocks.meizu().unregister(&dead("meizu"));
+
+    for user in &users {
+        let (st, b) = s
+            .post(
+                &format!("{p}/push/sync/{user}"),
+                &t,
+                json!({"strategy": 2, "pushMessage": {"title": "Hi", "content": "from every vendor"}}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{user}: {b}");
+        let r = &b["data"][0];
+        if user.ends_with("-ok") {
+            assert_eq!(r["pushStatus"], "SUCCESS", "{user}: {b}");
+            assert_eq!(r["data"]["data"]["sendResult"], true, "{user}: {b}");
+        } else {
+            assert_eq!(r["pushStatus"], "FAIL", "{user}: {b}");
+            let vendor = user.trim_end_matches("-dead");
+            assert_eq!(
+                r["data"]["data"]["expireTokens"],
+                json!([dead(vendor)]),
+                "{user}: {b}"
+            );
+            let (_, b) = s.get(&format!("{p}/users/{user}/push/binding"), &t).await;
+            assert_eq!(
+                b["entities"],
+                json!([]),
+                "{user}'s dead token is unbound: {b}"
+            );
+        }
+    }
+    for (vendor, n) in mocks.push_counts() {
+        assert_eq!(n, 1, "{vendor} accepted the one good push");
+    }
+}

@@ -1,7 +1,8 @@
 //! Faithful local stand-ins for the vendor push services (contract: `shared/spec/vendors.md`,
-//! §1 APNs, §2 FCM, §11 "what each mock must check"), for tests, benchmarks and
-//! `openpush mock-vendors`. Only APNs and FCM HTTP v1 exist so far; the six Chinese vendors are
-//! still to be written.
+//! §1–§8 and §11 "what each mock must check"), for tests, benchmarks and
+//! `openpush mock-vendors`: APNs and FCM HTTP v1 (documented below), and [`huawei`],
+//! [`honor`], [`xiaomi`], [`oppo`], [`vivo`] and [`meizu`] (each module documents its checks).
+//! [`MockVendors`] runs all eight, each on its own port; [`MockServer`] serves one.
 //!
 //! # Decisions
 //!
@@ -119,7 +120,7 @@ pub use apns::{ApnsKey, ApnsMock, ApnsMockConfig, ApnsOutcome, ApnsPush};
 pub use creds::{ApnsCredentials, FcmServiceAccount};
 pub use fcm::{FcmAccount, FcmMessage, FcmMock, FcmMockConfig, FcmOutcome, FcmTarget};
 
-/// How to start [`MockVendors`]. `Default` binds both mocks to `127.0.0.1:0`, uses the system
+/// How to start [`MockVendors`]. `Default` binds every mock to `127.0.0.1:0`, uses the system
 /// clock and fresh test credentials.
 #[derive(Debug)]
 pub struct MockVendorsOptions {
@@ -135,6 +136,30 @@ pub struct MockVendorsOptions {
     /// Serve APNs over TLS (ALPN `h2`) with this identity instead of h2c.
     #[cfg(feature = "tls")]
     pub apns_tls: Option<tls::TlsIdentity>,
+    /// Ports `base`, `base + 1`, … for APNs, FCM, Huawei, Honor, Xiaomi, OPPO, vivo, Meizu on
+    /// 127.0.0.1 (overrides `apns_addr` and `fcm_addr`); `None`: OS-chosen ports.
+    pub base_port: Option<u16>,
+    /// Overrides every mock's `max_recorded` (how many accepted pushes are kept for
+    /// inspection; all are counted). Long benchmarks set it low.
+    pub max_recorded: Option<usize>,
+    /// `None`: one generated test app each, with the vendors' limits.
+    pub huawei: Option<huawei::HuaweiMockConfig>,
+    pub honor: Option<honor::HonorMockConfig>,
+    pub xiaomi: Option<xiaomi::XiaomiMockConfig>,
+    pub oppo: Option<oppo::OppoMockConfig>,
+    pub vivo: Option<vivo::VivoMockConfig>,
+    pub meizu: Option<meizu::MeizuMockConfig>,
+}
+
+/// A notifier (push certificate) that the mocks accept: what a server stores to push through
+/// one of them.
+#[derive(Debug, Clone)]
+pub struct MockNotifier {
+    /// `apns`, `fcm`, `huawei`, `honor`, `xiaomi`, `oppo`, `vivo` or `meizu`.
+    pub vendor: &'static str,
+    pub base_url: String,
+    /// The credentials object, with the fields `openpush notifier add` takes for the vendor.
+    pub credentials: Value,
 }
 
 impl Default for MockVendorsOptions {
@@ -154,6 +179,14 @@ impl Default for MockVendorsOptions {
             fcm: None,
             #[cfg(feature = "tls")]
             apns_tls: None,
+            base_port: None,
+            max_recorded: None,
+            huawei: None,
+            honor: None,
+            xiaomi: None,
+            oppo: None,
+            vivo: None,
+            meizu: None,
         }
     }
 }
@@ -197,8 +230,16 @@ impl MockServer {
 pub struct MockVendors {
     apns: ApnsMock,
     fcm: FcmMock,
+    huawei: huawei::HuaweiMock,
+    honor: honor::HonorMock,
+    xiaomi: xiaomi::XiaomiMock,
+    oppo: oppo::OppoMock,
+    vivo: vivo::VivoMock,
+    meizu: meizu::MeizuMock,
     apns_server: serve::ServerHandle,
     fcm_server: serve::ServerHandle,
+    /// Huawei, Honor, Xiaomi, OPPO, vivo, Meizu, in that order.
+    servers: Vec<MockServer>,
     apns_credentials: ApnsCredentials,
     apns_cert_pem: Option<String>,
     fcm_service_account: FcmServiceAccount,
@@ -211,13 +252,20 @@ impl MockVendors {
     }
 
     pub async fn start_with(opts: MockVendorsOptions) -> std::io::Result<Self> {
-        let apns_listener = TcpListener::bind(opts.apns_addr).await?;
-        let fcm_listener = TcpListener::bind(opts.fcm_addr).await?;
+        let addr = |i: u16, given: SocketAddr| match opts.base_port {
+            Some(base) => SocketAddr::from(([127, 0, 0, 1], base + i)),
+            None => given,
+        };
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let apns_listener = TcpListener::bind(addr(0, opts.apns_addr)).await?;
+        let fcm_listener = TcpListener::bind(addr(1, opts.fcm_addr)).await?;
         let fcm_base = format!("http://{}", fcm_listener.local_addr()?);
 
-        let apns_config = opts
+        let recorded = opts.max_recorded;
+        let mut apns_config = opts
             .apns
             .unwrap_or_else(|| ApnsMockConfig::for_credentials(&opts.apns_credentials));
+        apns_config.max_recorded = recorded.unwrap_or(apns_config.max_recorded);
         let apns = ApnsMock::new(apns_config, opts.clock.clone());
         #[cfg(feature = "tls")]
         let (apns_tls, apns_cert_pem) = match opts.apns_tls {
@@ -235,18 +283,54 @@ impl MockVendors {
             apns_tls,
         );
 
-        let fcm_config = opts
+        let mut fcm_config = opts
             .fcm
             .unwrap_or_else(|| FcmMockConfig::for_service_account(&opts.fcm_service_account));
-        let fcm = FcmMock::new(fcm_config, opts.clock, &fcm_base);
+        fcm_config.max_recorded = recorded.unwrap_or(fcm_config.max_recorded);
+        let fcm = FcmMock::new(fcm_config, opts.clock.clone(), &fcm_base);
         let fcm_server = serve::spawn(fcm_listener, fcm.router(), serve::Protocol::Auto, None);
+
+        macro_rules! mock {
+            ($m:ident, $cfg:ty, $mock:ty) => {{
+                let mut c = opts.$m.unwrap_or_else(<$cfg>::for_tests);
+                c.max_recorded = recorded.unwrap_or(c.max_recorded);
+                <$mock>::new(c, opts.clock.clone())
+            }};
+        }
+        let huawei = mock!(huawei, huawei::HuaweiMockConfig, huawei::HuaweiMock);
+        let honor = mock!(honor, honor::HonorMockConfig, honor::HonorMock);
+        let xiaomi = mock!(xiaomi, xiaomi::XiaomiMockConfig, xiaomi::XiaomiMock);
+        let oppo = mock!(oppo, oppo::OppoMockConfig, oppo::OppoMock);
+        let vivo = mock!(vivo, vivo::VivoMockConfig, vivo::VivoMock);
+        let meizu = mock!(meizu, meizu::MeizuMockConfig, meizu::MeizuMock);
+        let mut servers = Vec::new();
+        for (i, router) in [
+            huawei.router(),
+            honor.router(),
+            xiaomi.router(),
+            oppo.router(),
+            vivo.router(),
+            meizu.router(),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            servers.push(MockServer::start_on(router, addr(2 + i as u16, loopback)).await?);
+        }
 
         tracing::info!(apns = %apns_server.addr, fcm = %fcm_server.addr, "vendor mocks listening");
         Ok(Self {
             apns,
             fcm,
+            huawei,
+            honor,
+            xiaomi,
+            oppo,
+            vivo,
+            meizu,
             apns_server,
             fcm_server,
+            servers,
             apns_credentials: opts.apns_credentials,
             apns_cert_pem,
             fcm_service_account: opts.fcm_service_account,
@@ -300,8 +384,114 @@ impl MockVendors {
         self.fcm_service_account.to_json(&self.fcm_token_uri())
     }
 
+    pub fn huawei(&self) -> &huawei::HuaweiMock {
+        &self.huawei
+    }
+
+    pub fn honor(&self) -> &honor::HonorMock {
+        &self.honor
+    }
+
+    pub fn xiaomi(&self) -> &xiaomi::XiaomiMock {
+        &self.xiaomi
+    }
+
+    pub fn oppo(&self) -> &oppo::OppoMock {
+        &self.oppo
+    }
+
+    pub fn vivo(&self) -> &vivo::VivoMock {
+        &self.vivo
+    }
+
+    pub fn meizu(&self) -> &meizu::MeizuMock {
+        &self.meizu
+    }
+
+    /// The base URL of a vendor's mock (`apns`, `fcm`, `huawei`, `honor`, `xiaomi`, `oppo`,
+    /// `vivo`, `meizu`).
+    pub fn url(&self, vendor: &str) -> Option<String> {
+        let i = match vendor {
+            "apns" => return Some(self.apns_url()),
+            "fcm" => return Some(self.fcm_url()),
+            "huawei" => 0,
+            "honor" => 1,
+            "xiaomi" => 2,
+            "oppo" => 3,
+            "vivo" => 4,
+            "meizu" => 5,
+            _ => return None,
+        };
+        Some(self.servers[i].url())
+    }
+
+    /// One notifier per vendor that the mocks accept: base URL and credentials.
+    pub fn notifiers(&self) -> Vec<MockNotifier> {
+        let c = &self.apns_credentials;
+        let creds = [
+            (
+                "apns",
+                serde_json::json!({"key_p8": c.p8_pem(), "key_id": c.key_id, "team_id": c.team_id, "bundle_id": c.bundle_id}),
+            ),
+            (
+                "fcm",
+                serde_json::json!({"service_account": self.fcm_service_account_json()}),
+            ),
+            ("huawei", self.huawei.notifier_credentials()),
+            ("honor", self.honor.notifier_credentials()),
+            ("xiaomi", self.xiaomi.config().notifier_credentials()),
+            ("oppo", self.oppo.notifier_credentials()),
+            ("vivo", self.vivo.notifier_credentials()),
+            ("meizu", self.meizu.config().notifier_credentials()),
+        ];
+        creds
+            .into_iter()
+            .map(|(vendor, credentials)| MockNotifier {
+                vendor,
+                base_url: self.url(vendor).unwrap_or_default(),
+                credentials,
+            })
+            .collect()
+    }
+
+    /// Pushes each mock has accepted (one per device token), by vendor.
+    pub fn push_counts(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("apns", self.apns.push_count() as u64),
+            ("fcm", self.fcm.message_count() as u64),
+            ("huawei", self.huawei.push_count()),
+            ("honor", self.honor.push_count()),
+            ("xiaomi", self.xiaomi.push_count() as u64),
+            ("oppo", self.oppo.push_count()),
+            ("vivo", self.vivo.push_count()),
+            ("meizu", self.meizu.push_count() as u64),
+        ]
+    }
+
+    /// Adds `d` to every answer of every mock (a slower network, a slower vendor).
+    pub fn set_latency(&self, d: std::time::Duration) {
+        self.apns.set_latency(d);
+        self.fcm.set_latency(d);
+        self.huawei.set_latency(d);
+        self.honor.set_latency(d);
+        self.xiaomi.set_latency(d);
+        self.oppo.set_latency(d);
+        self.vivo.set_latency(d);
+        self.meizu.set_latency(d);
+    }
+
     /// Stops accepting connections and drains in-flight requests.
     pub async fn shutdown(self) {
-        tokio::join!(self.apns_server.shutdown(), self.fcm_server.shutdown());
+        tokio::join!(
+            self.apns_server.shutdown(),
+            self.fcm_server.shutdown(),
+            futures_join_all(self.servers)
+        );
+    }
+}
+
+async fn futures_join_all(servers: Vec<MockServer>) {
+    for s in servers {
+        s.shutdown().await;
     }
 }

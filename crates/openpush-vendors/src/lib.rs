@@ -1,11 +1,21 @@
 //! Vendor push channels. The engine hands a user's bindings and the message to a
 //! [`VendorDispatch`] and gets one classified outcome per binding back.
 //!
-//! This crate holds the contract, the vendor clients — [`apns::ApnsClient`] (HTTP/2, ES256
-//! provider tokens) and [`fcm::FcmClient`] (FCM HTTP v1, OAuth2 JWT-bearer) — and
-//! [`NotifierDispatch`], which sends each binding through the client of its notifier (the
-//! app's push certificate). The other six vendors' clients are still to come; their bindings
-//! are refused with a clear reason. [`NoVendors`] refuses everything (for tests and tools).
+//! This crate holds the contract, one client per vendor — [`apns::ApnsClient`] (HTTP/2, ES256
+//! provider tokens), [`fcm::FcmClient`] (FCM HTTP v1, OAuth2 JWT-bearer),
+//! [`huawei::HuaweiClient`] and [`honor::HonorClient`] (OAuth2 client credentials, 1000 tokens
+//! per request), [`xiaomi::XiaomiClient`] (`key=` AppSecret, comma lists), [`oppo::OppoClient`]
+//! (sha256-signed `auth_token`, unicast or save + broadcast of 1000), [`vivo::VivoClient`]
+//! (md5-signed `authToken`, send or saveListPayload + pushToList of 1000) and
+//! [`meizu::MeizuClient`] (md5 signature over sorted parameters, 100 pushIds) — and
+//! [`NotifierDispatch`], which sends each binding through the client of its notifier (the app's
+//! push certificate). [`NoVendors`] refuses everything (for tests and tools).
+//!
+//! Every client: the real vendor's production host unless a base URL is given (the mocks), its
+//! auth tokens cached and refreshed single-flight ([`token_cache`]), tokens batched as the
+//! vendor allows, requests in flight bounded per client (`max_concurrency`), retries with
+//! exponential backoff and jitter honouring `Retry-After` ([`retry`]), and every answer
+//! classified: sent, token dead (unbound, `expireTokens`), rejected (`failTokens`), or error.
 
 pub mod apns;
 pub mod error;

@@ -15,12 +15,24 @@ use serde_json::Value;
 
 use crate::apns::{ApnsClient, ApnsCredentials};
 use crate::fcm::{FcmClient, FcmCredentials};
+use crate::honor::HonorClient;
+use crate::huawei::HuaweiClient;
+use crate::meizu::MeizuClient;
+use crate::oppo::OppoClient;
+use crate::vivo::VivoClient;
+use crate::xiaomi::XiaomiClient;
 use crate::{Delivery, VendorDispatch, VendorOutcome};
 
 #[derive(Clone)]
 enum Client {
     Apns(ApnsClient),
     Fcm(FcmClient),
+    Huawei(HuaweiClient),
+    Honor(HonorClient),
+    Xiaomi(XiaomiClient),
+    Oppo(OppoClient),
+    Vivo(VivoClient),
+    Meizu(MeizuClient),
 }
 
 impl Client {
@@ -28,6 +40,12 @@ impl Client {
         match self {
             Self::Apns(_) => VendorKind::Apns,
             Self::Fcm(_) => VendorKind::Fcm,
+            Self::Huawei(_) => VendorKind::Huawei,
+            Self::Honor(_) => VendorKind::Honor,
+            Self::Xiaomi(_) => VendorKind::Xiaomi,
+            Self::Oppo(_) => VendorKind::Oppo,
+            Self::Vivo(_) => VendorKind::Vivo,
+            Self::Meizu(_) => VendorKind::Meizu,
         }
     }
 
@@ -40,6 +58,12 @@ impl Client {
         match self {
             Self::Apns(c) => c.send_many(tokens, message, task_id).await,
             Self::Fcm(c) => c.send_many(tokens, message, task_id).await,
+            Self::Huawei(c) => c.send_many(tokens, message, task_id).await,
+            Self::Honor(c) => c.send_many(tokens, message, task_id).await,
+            Self::Xiaomi(c) => c.send_many(tokens, message, task_id).await,
+            Self::Oppo(c) => c.send_many(tokens, message, task_id).await,
+            Self::Vivo(c) => c.send_many(tokens, message, task_id).await,
+            Self::Meizu(c) => c.send_many(tokens, message, task_id).await,
         }
     }
 }
@@ -101,7 +125,25 @@ fn build(n: &Notifier) -> Result<Client, String> {
             .map(Client::Fcm)
             .map_err(|e| e.to_string())
         }
-        other => Err(format!("vendor {other} is not supported yet")),
+        "huawei" => HuaweiClient::from_notifier(&n.credentials, n.base_url.clone())
+            .map(Client::Huawei)
+            .map_err(|e| e.to_string()),
+        "honor" => HonorClient::from_notifier(&n.credentials, n.base_url.clone())
+            .map(Client::Honor)
+            .map_err(|e| e.to_string()),
+        "xiaomi" => XiaomiClient::from_notifier(&n.credentials, n.base_url.clone())
+            .map(Client::Xiaomi)
+            .map_err(|e| e.to_string()),
+        "oppo" => OppoClient::from_notifier(&n.credentials, n.base_url.clone())
+            .map(Client::Oppo)
+            .map_err(|e| e.to_string()),
+        "vivo" => VivoClient::from_notifier(&n.credentials, n.base_url.clone())
+            .map(Client::Vivo)
+            .map_err(|e| e.to_string()),
+        "meizu" => MeizuClient::from_notifier(&n.credentials, n.base_url.clone())
+            .map(Client::Meizu)
+            .map_err(|e| e.to_string()),
+        other => Err(format!("vendor {other} is not supported")),
     }
 }
 

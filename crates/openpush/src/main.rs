@@ -7,6 +7,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod device;
+mod mock_vendors;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -59,6 +60,8 @@ enum Command {
         #[command(subcommand)]
         command: NotifierCommand,
     },
+    /// Run local stand-ins for the eight vendor push services (demos, load tests).
+    MockVendors(mock_vendors::MockVendorsArgs),
     /// Print every setting with its default and a one-line doc.
     DefaultConfig,
     /// Run a benchmark scenario (starts its own server and simulated devices).
@@ -223,6 +226,10 @@ async fn async_main(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Device(args) => device::run(args.clone()).await,
+        Command::MockVendors(args) => {
+            let config = load_config(&cli, None)?;
+            mock_vendors::run(args, &config).await
+        }
         Command::Notifier { command } => {
             let config = load_config(&cli, None)?;
             let store = SqliteStore::open(&config.data_dir)

@@ -66,9 +66,15 @@ fn start_at(state: &AppState, start_date: Option<&str>) -> ApiResult<i64> {
             ))
         })?
         .timestamp_millis();
-    if at < now + HOUR_MS {
+    let lead_secs = state.config.limits.schedule_min_lead_secs;
+    if at < now + (lead_secs as i64).saturating_mul(1000) {
+        let lead = if lead_secs == 3600 {
+            "1 hour".to_owned()
+        } else {
+            format!("{lead_secs} seconds")
+        };
         return Err(ApiError::illegal_argument(format!(
-            "startDate {s:?} must be at least 1 hour from now"
+            "startDate {s:?} must be at least {lead} from now"
         )));
     }
     if at > now + 30 * 24 * HOUR_MS {

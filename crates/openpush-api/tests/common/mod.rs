@@ -158,9 +158,11 @@ impl TestServer {
         (format!("/{org}/{app}"), t)
     }
 
-    /// Adds a push certificate (a Huawei one: no client call is needed to store it).
+    /// Adds a push certificate: a Huawei one whose base URL is a closed local port, so a push
+    /// through it fails at once with an error (no test reaches a real vendor).
     pub async fn notifier(&self, prefix: &str, token: &str, name: &str) {
-        let body = json!({"name": name, "vendor": "huawei", "credentials": {"app_id": "1", "client_id": "c", "client_secret": "s"}});
+        let body = json!({"name": name, "vendor": "huawei", "base_url": "http://127.0.0.1:1",
+            "credentials": {"app_id": "1", "client_id": "c", "client_secret": "s"}});
         let (st, b) = self.post(&format!("{prefix}/notifiers"), token, body).await;
         assert_eq!(st, StatusCode::OK, "{b}");
     }
