@@ -28,6 +28,17 @@ pub enum Scenario {
     Online,
     /// Connected devices held idle: memory and CPU per connection.
     Idle,
+    /// One broadcast task to `--users` users bound to the vendor stand-ins, `--devices` of them
+    /// online (strategy 3: online on the Easemob channel, the rest through their vendor):
+    /// dispatch time and server RSS.
+    Broadcast,
+    /// Broadcast tasks back to back for `--duration` seconds through the vendor stand-ins
+    /// (strategy 2): sustained egress per minute, nothing lost (also with `--faults`).
+    Vendors,
+    /// One broadcast with `rate` = `--task-rate`: pushes per minute against the rate.
+    Rate,
+    /// `--tasks` list tasks scheduled a few seconds ahead: start lag after `startDate`.
+    Schedule,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -41,13 +52,13 @@ pub enum Endpoint {
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
     #[arg(value_enum)]
-    scenario: Scenario,
-    /// Simulated devices (one user each).
+    pub(crate) scenario: Scenario,
+    /// Simulated devices (one user each); `vendors`, `rate` and `schedule` use none.
     #[arg(long, default_value_t = 10_000)]
-    devices: usize,
+    pub(crate) devices: usize,
     /// Seconds of measurement (after the warm-up).
     #[arg(long, default_value_t = 30)]
-    duration: u64,
+    pub(crate) duration: u64,
     /// Seconds of load before measuring.
     #[arg(long, default_value_t = 3)]
     warmup: u64,
@@ -68,16 +79,41 @@ pub struct BenchArgs {
     /// Source addresses 127.0.0.2, .3, … the workers connect from.
     #[arg(long, default_value_t = 4)]
     source_ips: u8,
-    /// Size of the pushMessage JSON, in bytes (at most ~1100: `ext` holds at most 1024).
+    /// Size of the pushMessage JSON, in bytes (online: at most ~1100, `ext` holds at most
+    /// 1024; fleet scenarios: up to ~2200, the rest in the `apns` block's `ext`).
     #[arg(long, default_value_t = 1024)]
-    payload: usize,
+    pub(crate) payload: usize,
     /// Where to write the JSON report (default bench-results/SCENARIO-UNIXTIME.json).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Users with a vendor binding (broadcast, vendors, rate, schedule).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub(crate) users: u64,
+    /// Vendors the users are bound to, round robin.
+    #[arg(long, default_value = "apns,fcm,huawei,honor,xiaomi,oppo,vivo,meizu")]
+    pub(crate) vendors: String,
+    /// Added to every vendor stand-in's answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) vendor_latency_ms: u64,
+    /// Every 10 s, the next 20 requests to each vendor get its 429/503 with `Retry-After: 1`.
+    #[arg(long)]
+    pub(crate) faults: bool,
+    /// The `rate` scenario's task rate, notifications per second.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) task_rate: u64,
+    /// The `schedule` scenario's number of tasks.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) tasks: usize,
+    /// The `vendors` scenario's tasks running at once (the app limit is 3).
+    #[arg(long, default_value_t = 3)]
+    pub(crate) parallel_tasks: usize,
+    /// Overrides the server's `limits.task_page_size`.
+    #[arg(long)]
+    page_size: Option<u32>,
 }
 
-const ORG: &str = "bench";
-const APP: &str = "bench";
+pub(crate) const ORG: &str = "bench";
+pub(crate) const APP: &str = "bench";
 
 struct Seeded {
     dir: tempfile::TempDir,
@@ -138,18 +174,19 @@ async fn seed(devices: usize) -> Result<Seeded> {
     })
 }
 
-struct ServerProc {
-    child: Child,
-    addr: String,
+pub(crate) struct ServerProc {
+    pub(crate) child: Child,
+    pub(crate) addr: String,
     ready_ms: u128,
 }
 
-fn start_server(data: &std::path::Path) -> Result<ServerProc> {
+fn start_server(data: &std::path::Path, env: &[(&str, String)]) -> Result<ServerProc> {
     let exe = std::env::current_exe()?;
     let t0 = Instant::now();
     let mut child = Command::new(exe)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("OPENPUSH_RATE_LIMITS__ENABLED", "false")
         .env("RUST_LOG", "warn,openpush=info")
         .stdout(Stdio::null())
@@ -199,14 +236,19 @@ struct WorkerProc {
     events: std::sync::mpsc::Receiver<Value>,
 }
 
-fn start_workers(args: &BenchArgs, seeded: &Seeded, server: &str) -> Result<Vec<WorkerProc>> {
+fn start_workers(
+    args: &BenchArgs,
+    dir: &std::path::Path,
+    users: &[(String, String)],
+    server: &str,
+) -> Result<Vec<WorkerProc>> {
     let exe = std::env::current_exe()?;
     let n = args.workers.max(1);
     let mut out = Vec::new();
     for w in 0..n {
-        let file = seeded.dir.path().join(format!("tokens-{w}.txt"));
+        let file = dir.join(format!("tokens-{w}.txt"));
         let mut f = std::fs::File::create(&file)?;
-        for (u, t) in seeded.users.iter().skip(w).step_by(n) {
+        for (u, t) in users.iter().skip(w).step_by(n) {
             writeln!(f, "{u} {t}")?;
         }
         let ip = IpAddr::V4(Ipv4Addr::new(
@@ -400,16 +442,22 @@ async fn drive(
 
 pub async fn run(args: BenchArgs) -> Result<()> {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
+    if matches!(
+        args.scenario,
+        Scenario::Broadcast | Scenario::Vendors | Scenario::Rate | Scenario::Schedule
+    ) {
+        return run_fleet(args).await;
+    }
     eprintln!("seeding {} users…", args.devices);
     let seeded = seed(args.devices).await?;
-    let mut server = start_server(&seeded.dir.path().join("data"))?;
+    let mut server = start_server(&seeded.dir.path().join("data"), &[])?;
     let pid = server.child.id();
     eprintln!("server {} ready in {} ms", server.addr, server.ready_ms);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss_kib = proc_stats::rss_kib(pid).unwrap_or(0);
 
     let t_connect = Instant::now();
-    let mut workers = start_workers(&args, &seeded, &server.addr)?;
+    let mut workers = start_workers(&args, seeded.dir.path(), &seeded.users, &server.addr)?;
     let mut connected = 0;
     let mut failed = 0;
     for w in &workers {
@@ -523,18 +571,28 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                 "server_cpu_percent": cpu / wall * 100.0,
             });
         }
+        Scenario::Broadcast | Scenario::Vendors | Scenario::Rate | Scenario::Schedule => {
+            unreachable!("run_fleet handles the fleet scenarios")
+        }
     }
+    stop_all(&mut workers, &mut server);
+    write_report(&args, &report)
+}
+
+fn stop_all(workers: &mut [WorkerProc], server: &mut ServerProc) {
     for w in workers.iter_mut() {
         w.stdin.take();
         let _ = w.child.kill();
         let _ = w.child.wait();
     }
     let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
+        .args(["-TERM", &server.child.id().to_string()])
         .status();
     let _ = server.child.wait();
+}
 
-    let text = serde_json::to_string_pretty(&report)?;
+fn write_report(args: &BenchArgs, report: &Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(report)?;
     println!("{text}");
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from(format!(
@@ -549,4 +607,64 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     std::fs::write(&out, text)?;
     eprintln!("report written to {}", out.display());
     Ok(())
+}
+
+/// The scenarios that push through the vendor stand-ins (see `fleet`).
+async fn run_fleet(mut args: BenchArgs) -> Result<()> {
+    if args.scenario != Scenario::Broadcast {
+        args.devices = 0;
+    }
+    let vendors = super::fleet::vendors_of(&args)?;
+    let mocks = super::fleet::start_mocks(&args).await?;
+    eprintln!("seeding {} users…", args.users);
+    let fleet = super::fleet::seed(&args, &mocks, &vendors).await?;
+    let mut env = Vec::new();
+    if let Some(n) = args.page_size {
+        env.push(("OPENPUSH_LIMITS__TASK_PAGE_SIZE", n.to_string()));
+    }
+    if args.scenario == Scenario::Schedule {
+        env.push(("OPENPUSH_LIMITS__SCHEDULE_MIN_LEAD_SECS", "2".to_owned()));
+    }
+    let mut server = start_server(&fleet.dir.path().join("data"), &env)?;
+    eprintln!("server {} ready in {} ms", server.addr, server.ready_ms);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_rss_kib = proc_stats::rss_kib(server.child.id()).unwrap_or(0);
+    let mut workers = Vec::new();
+    let mut connected = 0;
+    if !fleet.devices.is_empty() {
+        workers = start_workers(&args, fleet.dir.path(), &fleet.devices, &server.addr)?;
+        for w in &workers {
+            let v = wait_event(w, "connected", Duration::from_secs(600))?;
+            connected += v["count"].as_u64().unwrap_or(0);
+        }
+        eprintln!("{connected} devices connected");
+        for w in workers.iter_mut() {
+            send_line(w, "reset");
+        }
+    }
+    let outcome = super::fleet::run(&args, &mocks, &vendors, &fleet, &server).await;
+    let mut received = 0u64;
+    for w in workers.iter_mut() {
+        w.stdin.take();
+        if let Ok(v) = wait_event(w, "done", Duration::from_secs(60)) {
+            received += v["received"].as_u64().unwrap_or(0);
+        }
+    }
+    stop_all(&mut workers, &mut server);
+    let (load, mut results) = outcome?;
+    if args.scenario == Scenario::Broadcast {
+        let vendors_total = results["accepted_by_vendor_mocks"].as_u64().unwrap_or(0);
+        results["received_on_devices"] = json!(received);
+        results["delivered_total"] = json!(vendors_total + received);
+    }
+    let report = json!({
+        "scenario": format!("{:?}", args.scenario).to_lowercase(),
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "machine": machine(),
+        "devices": {"online": connected},
+        "server": {"ready_ms": server.ready_ms, "idle_rss_kib": idle_rss_kib},
+        "load": load,
+        "results": results,
+    });
+    write_report(&args, &report)
 }

@@ -15,6 +15,7 @@
 //! password grant would benchmark Argon2, not the push path.
 
 mod coordinator;
+mod fleet;
 mod proc_stats;
 mod worker;
 
