@@ -34,6 +34,7 @@ fn options() -> OppoOptions {
             base_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(100),
             max_retry_after: Duration::from_secs(5),
+            max_throttled_attempts: 3,
         },
         ..Default::default()
     }

@@ -340,7 +340,7 @@ fn inject_faults(m: &MockVendors, vendors: &[&str], n: usize) -> u64 {
                     retry_after_secs: ra,
                 },
             ),
-            "meizu" => m.meizu().fail_next(n, meizu::MeizuOutcome::Busy),
+            "meizu" => m.meizu().fail_next(n, meizu::MeizuOutcome::RateTooFast),
             _ => {}
         }
     }
