@@ -29,7 +29,8 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
             max_attempts: 4,
-            max_throttled_attempts: 60,
+            // At least a pause of a second each: ten minutes of throttling before a push fails.
+            max_throttled_attempts: 600,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(120),

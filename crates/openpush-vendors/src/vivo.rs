@@ -59,6 +59,8 @@ const RESULT_OK: i64 = 0;
 const RESULT_AUTH_TOKEN_INVALID: i64 = 10000;
 const RESULT_REG_ID_INVALID: i64 = 10302;
 const QUOTA_RESULTS: [i64; 3] = [10070, 10252, 10254];
+/// Longest `requestId` vivo takes (easemob-push-api.md §4.11: at most 64 characters).
+const REQUEST_ID_MAX: usize = 64;
 const CONFIG_RESULTS: [i64; 5] = [10094, 10200, 10206, 10207, 10250];
 
 /// A vivo app's server credentials. `Debug` never prints the secret.
@@ -278,10 +280,22 @@ impl VivoClient {
                     .collect()
             }
         };
+        // vivo drops a request whose `requestId` it has seen. A task sends one message in many
+        // calls (pages), so the message's own `requestId` is made unique per call: suffixed
+        // with a digest of the call's tokens, which stays the same if the call is repeated.
         let given_request_id = message
             .vivo()
             .and_then(|v| v.request_id.clone())
-            .filter(|r| !r.is_empty());
+            .filter(|r| !r.is_empty())
+            .map(|given| {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                for t in &tokens {
+                    t.hash(&mut h);
+                }
+                let head: String = given.chars().take(REQUEST_ID_MAX - 17).collect();
+                format!("{head}-{:016x}", h.finish())
+            });
         payload.insert(
             "requestId".into(),
             json!(given_request_id.unwrap_or_else(request_id)),

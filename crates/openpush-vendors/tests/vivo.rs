@@ -91,8 +91,13 @@ async fn maps_the_vivo_block_on_single_send() {
         (VivoSendKind::Single, "reg-one")
     );
     let app_id: u64 = e.mock.config().apps[0].app_id.parse().unwrap();
+    // The message's requestId, made unique per call (vivo drops a requestId it has seen).
+    let mut payload = p[0].payload.clone();
+    let rid = payload["requestId"].as_str().unwrap().to_owned();
+    assert!(rid.starts_with("req-1-") && rid.len() == 22, "{rid}");
+    payload["requestId"] = json!("req-1");
     assert_eq!(
-        p[0].payload,
+        payload,
         json!({
             "regId": "reg-one", "appId": app_id, "requestId": "req-1",
             "title": "vivo title", "content": "Generic body", "notifyType": 2,
@@ -103,6 +108,12 @@ async fn maps_the_vivo_block_on_single_send() {
                 "EPush": "{\"provider\":\"VIVO\",\"report\":{\"task_id\":5}}"}
         })
     );
+    // The next page of the same task (another token) is not taken for a repeat.
+    let out = c.send_many(&["reg-two"], &m, Some(5)).await;
+    assert!(out.iter().all(VendorOutcome::is_success), "{out:?}");
+    let p = e.mock.pushes();
+    assert_eq!(p.len(), 2, "both delivered");
+    assert_ne!(p[1].payload["requestId"], json!(rid));
 }
 
 #[tokio::test]

@@ -323,3 +323,90 @@ fn unknown_config_keys_warn_and_bad_values_fail() {
     assert!(!ok);
     assert!(err.contains("does not exist"), "{err}");
 }
+
+#[tokio::test]
+async fn mock_vendors_runs_the_eight_stand_ins_and_registers_them_as_notifiers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = run(&["app", "create", "o", "a"], dir.path());
+    assert!(ok, "{err}");
+    let mut child = bin()
+        .args(["mock-vendors", "--register", "o", "a"])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut mocks = Vec::new();
+    for _ in 0..8 {
+        let line = out.next().expect("a line per vendor").unwrap();
+        mocks.push(serde_json::from_str::<Value>(&line).unwrap());
+    }
+    let vendors: Vec<&str> = mocks
+        .iter()
+        .map(|m| m["vendor"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        vendors,
+        ["apns", "fcm", "huawei", "honor", "xiaomi", "oppo", "vivo", "meizu"]
+    );
+    let mut err_lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "notifiers were not stored");
+        let line = err_lines.next().expect("mock-vendors exited").unwrap();
+        if line.contains("notifier mock-meizu stored") {
+            break;
+        }
+    }
+    let (ok, listed, err) = run(&["notifier", "list", "o", "a"], dir.path());
+    assert!(ok, "{err}");
+    let names: Vec<String> = listed
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(names.len(), 8, "{listed}");
+    assert!(names.contains(&"mock-huawei".to_owned()), "{listed}");
+    assert!(
+        !listed.contains("client_secret"),
+        "credentials are never listed"
+    );
+
+    // The Huawei stand-in answers its OAuth endpoint with the credentials it printed, and
+    // refuses a wrong secret as Huawei does.
+    let hw = &mocks[2];
+    let http = reqwest::Client::new();
+    let token = |secret: &str| {
+        http.post(format!(
+            "{}/oauth2/v3/token",
+            hw["base_url"].as_str().unwrap()
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&client_id={}&client_secret={secret}",
+            hw["credentials"]["client_id"].as_str().unwrap()
+        ))
+        .send()
+    };
+    let good: Value = token(hw["credentials"]["client_secret"].as_str().unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(good["access_token"].is_string(), "{good}");
+    let bad = token("wrong").await.unwrap();
+    assert!(!bad.status().is_success());
+
+    drop(child.stdin.take()); // stdin closed: it stops and reports what it accepted
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = err_lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("\"accepted\"")), "{rest:?}");
+}

@@ -188,7 +188,11 @@ fn start_server(data: &std::path::Path, env: &[(&str, String)]) -> Result<Server
         .arg(data)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("OPENPUSH_RATE_LIMITS__ENABLED", "false")
-        .env("RUST_LOG", "warn,openpush=info")
+        .env(
+            "RUST_LOG",
+            std::env::var("OPENPUSH_BENCH_SERVER_LOG")
+                .unwrap_or_else(|_| "warn,openpush=info".into()),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
