@@ -485,12 +485,13 @@ impl MockVendors {
         tokio::join!(
             self.apns_server.shutdown(),
             self.fcm_server.shutdown(),
-            futures_join_all(self.servers)
+            shutdown_all(self.servers)
         );
     }
 }
 
-async fn futures_join_all(servers: Vec<MockServer>) {
+/// Stops the single-vendor servers one after the other (each drains its own connections).
+async fn shutdown_all(servers: Vec<MockServer>) {
     for s in servers {
         s.shutdown().await;
     }
