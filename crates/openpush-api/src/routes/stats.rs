@@ -92,12 +92,16 @@ pub async fn offline_push(
         vec![*one]
     };
     let rows = rows(&state, &ctx, a, b).await?;
+    let by_key: std::collections::HashMap<(&str, &str), &DailyStat> = rows
+        .iter()
+        .map(|r| ((r.day.as_str(), r.channel.as_str()), r))
+        .collect();
     let mut data = Map::new();
     for d in a..=b {
         let day = day_string(d);
         let mut per = Map::new();
         for (name, channel) in &wanted {
-            let r = rows.iter().find(|r| r.day == day && r.channel == *channel);
+            let r = by_key.get(&(day.as_str(), *channel));
             // A failure here is anything not delivered to the vendor: refused or errored.
             let (ok, failed) = r.map_or((0, 0), |r| (r.success, r.fail + r.unknown));
             if platform != "ALL" || ok + failed > 0 {
