@@ -149,8 +149,15 @@ pub struct RateLimits {
     pub push_single: u32,
     /// `POST /push/task`, `/push/task/broadcast`, `/push/message`, `/push/message/{id}`, each. Default: 1.
     pub push_task: u32,
-    /// `POST /push/list` and `/push/list/label`. Default: 10.
+    /// `POST /push/list`. Default: 10.
     pub push_list: u32,
+    /// `POST /push/list/label`. Default: 10.
+    pub push_list_label: u32,
+    /// `GET /push/tasks`, `GET /push/task/{id}` and `DELETE /push/task/{id}` (task queries and
+    /// cancel). Default: 50.
+    pub tasks: u32,
+    /// `/notifiers` (push certificates: add, list, get, remove). Default: 10.
+    pub notifiers: u32,
     /// `GET /push/data/...` (statistics). Default: 1 (Easemob: 10 per 10 s).
     pub stats: u32,
 }
@@ -170,6 +177,9 @@ impl Default for RateLimits {
             push_single: 10,
             push_task: 1,
             push_list: 10,
+            push_list_label: 10,
+            tasks: 50,
+            notifiers: 10,
             stats: 1,
         }
     }
@@ -223,7 +233,7 @@ labels_per_task = 3
 # Tasks running at once per app.
 tasks_running_max = 3
 # Tasks counted per creation window per app: a broadcast counts until it is older than the
-# window, a list or label task until it ends.
+# window, a list or label task until it ends or is older than the window, whichever is first.
 tasks_per_window = 3
 # The creation window, in seconds.
 task_window_secs = 300
@@ -257,8 +267,14 @@ push_async = 200
 push_single = 10
 # POST /push/task, /push/task/broadcast, /push/message, /push/message/{id}: each.
 push_task = 1
-# POST /push/list and /push/list/label.
+# POST /push/list.
 push_list = 10
+# POST /push/list/label.
+push_list_label = 10
+# GET /push/tasks, GET and DELETE /push/task/{id}.
+tasks = 50
+# /notifiers: add, list, get, remove push certificates.
+notifiers = 10
 # GET /push/data/... (statistics; Easemob: 10 per 10 s).
 stats = 1
 

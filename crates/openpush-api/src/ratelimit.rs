@@ -27,6 +27,9 @@ pub enum RateGroup {
     PushMessage,
     PushMessageQuery,
     PushList,
+    PushListLabel,
+    Tasks,
+    Notifiers,
     Stats,
     /// Routes with no per-app rate (the device connection).
     Unlimited,
@@ -69,6 +72,9 @@ impl RateLimiter {
             | RateGroup::PushMessage
             | RateGroup::PushMessageQuery => c.push_task,
             RateGroup::PushList => c.push_list,
+            RateGroup::PushListLabel => c.push_list_label,
+            RateGroup::Tasks => c.tasks,
+            RateGroup::Notifiers => c.notifiers,
             RateGroup::Stats => c.stats,
             RateGroup::Unlimited => 0,
         }

@@ -151,9 +151,8 @@ fn api_groups() -> Vec<(RateGroup, OpenApiRouter<AppState>)> {
     let push_message = OpenApiRouter::new().routes(routes!(tasks::create_message));
     let push_message_query =
         OpenApiRouter::new().routes(routes!(tasks::get_message, tasks::post_message));
-    let push_list = OpenApiRouter::new()
-        .routes(routes!(tasks::create_list))
-        .routes(routes!(tasks::create_label));
+    let push_list = OpenApiRouter::new().routes(routes!(tasks::create_list));
+    let push_list_label = OpenApiRouter::new().routes(routes!(tasks::create_label));
     let notifier_routes = OpenApiRouter::new()
         .routes(routes!(notifiers::put_notifier, notifiers::list_notifiers))
         .routes(routes!(notifiers::get_notifier, notifiers::delete_notifier));
@@ -177,8 +176,9 @@ fn api_groups() -> Vec<(RateGroup, OpenApiRouter<AppState>)> {
         (RateGroup::PushMessage, push_message),
         (RateGroup::PushMessageQuery, push_message_query),
         (RateGroup::PushList, push_list),
-        (RateGroup::Users, task_queries),
-        (RateGroup::Users, notifier_routes),
+        (RateGroup::PushListLabel, push_list_label),
+        (RateGroup::Tasks, task_queries),
+        (RateGroup::Notifiers, notifier_routes),
         (RateGroup::Stats, statistics),
         (RateGroup::Unlimited, channel),
         (RateGroup::Users, users),

@@ -92,7 +92,7 @@ async fn online_delivery_with_welcome_and_message_as_stored() {
     let b = push(&s, &p, &t, &["u1"], 1, "hi").await;
     assert_eq!(
         b["data"],
-        json!([{"id": "u1", "pushStatus": "ASYNC_SUCCESS", "desc": "success"}])
+        json!([{"id": "u1", "pushStatus": "ASYNC_SUCCESS", "desc": "async success."}])
     );
     let n = next_push(&mut d).await;
     assert_eq!(n.message, msg("hi"));

@@ -288,7 +288,8 @@ fn token_for(vendor: &str, i: usize) -> String {
 }
 
 #[tokio::test]
-async fn every_vendor_delivers_through_its_stand_in_and_dead_tokens_are_unbound() {
+async fn every_vendor_delivers_through_its_stand_in_names_its_request_id_and_dead_tokens_are_unbound(
+) {
     let mocks = MockVendors::start().await.unwrap();
     let s = TestServer::start().await;
     let (p, t) = s.bare_app_with_token("o", "all").await;
@@ -348,6 +349,17 @@ async fn every_vendor_delivers_through_its_stand_in_and_dead_tokens_are_unbound(
         if user.ends_with("-ok") {
             assert_eq!(r["pushStatus"], "SUCCESS", "{user}: {b}");
             assert_eq!(r["data"]["data"]["sendResult"], true, "{user}: {b}");
+            // requestId: the notifier's name and the id the vendor gave this push.
+            let vendor = user.trim_end_matches("-ok");
+            let rid = r["data"]["data"]["requestId"].as_str().unwrap();
+            let id = rid
+                .strip_prefix(&format!("mock-{vendor}-"))
+                .unwrap_or_else(|| panic!("{user}: {rid}"));
+            assert!(id.len() >= 8, "{user}: the vendor's id in {rid}");
+            assert!(
+                r["data"]["data"]["vendor"].to_string().contains(id),
+                "{user}: {id} is not in the vendor's answer: {b}"
+            );
         } else {
             assert_eq!(r["pushStatus"], "FAIL", "{user}: {b}");
             let vendor = user.trim_end_matches("-dead");

@@ -11,7 +11,7 @@ use openpush_gateway::frames::PushFrame;
 use openpush_gateway::stats::Counts;
 use openpush_gateway::{Bus, Gateway, SendOutcome};
 use openpush_store::{App, Binding, ChannelMessage, Enqueue, PendingRow, Store, StoreError};
-use openpush_vendors::{VendorDispatch, VendorOutcome};
+use openpush_vendors::{vendor_request_id, VendorDispatch, VendorOutcome};
 use serde_json::{json, Value};
 
 /// Whether the caller waits for the outcome of every channel (`/push/sync`) or only for the
@@ -26,7 +26,7 @@ pub enum Mode {
 /// `data` with `sendResult`, `expireTokens` (dead, now unbound), `failTokens` (refused),
 /// `requestId` (the notifier name and the vendor's id) and `msgCode`; the vendor's own answer is
 /// kept under `data.vendor`.
-fn vendor_result(b: &Binding, o: &VendorOutcome, raw: &Value) -> Value {
+fn vendor_result(b: &Binding, vendor: Option<VendorKind>, o: &VendorOutcome, raw: &Value) -> Value {
     let (sent, expire, fail, message) = match o {
         VendorOutcome::Sent { .. } => (true, vec![], vec![], "Success".to_owned()),
         VendorOutcome::TokenDead { .. } => (
@@ -40,9 +40,8 @@ fn vendor_result(b: &Binding, o: &VendorOutcome, raw: &Value) -> Value {
         }
         VendorOutcome::Error { reason } => (false, vec![], vec![], reason.clone()),
     };
-    let vendor_id = ["apns-id", "apns_id", "name"]
-        .iter()
-        .find_map(|k| raw.get(*k).and_then(Value::as_str))
+    let vendor_id = vendor
+        .and_then(|v| vendor_request_id(v, raw))
         .unwrap_or_default();
     let code = if sent { 200 } else { 400 };
     json!({
@@ -323,6 +322,12 @@ impl Engine {
             let sent = self
                 .send_online(app, u, &devices, &prepared, false, |_| self.next_id())
                 .await;
+            if sent == 0 && strategy == Strategy::OnlineEasemobElseVendor {
+                // Counted online, but every device left before the send reached it: the user
+                // is offline after all, so strategy 3 goes on to the vendor (and its fallback).
+                vendor_users.push(u.clone());
+                continue;
+            }
             let l = if sent > 0 {
                 leg(
                     EASEMOB,
@@ -628,20 +633,20 @@ impl Engine {
                         ch,
                         TargetStatus::Success,
                         "success",
-                        vendor_result(b, o, raw),
+                        vendor_result(b, d.vendor, o, raw),
                     )
                 }
                 VendorOutcome::TokenDead { raw } => leg(
                     ch,
                     TargetStatus::Fail,
                     "bad device token",
-                    vendor_result(b, o, raw),
+                    vendor_result(b, d.vendor, o, raw),
                 ),
                 VendorOutcome::Rejected { raw, reason } => leg(
                     ch,
                     TargetStatus::Fail,
                     reason.clone(),
-                    vendor_result(b, o, raw),
+                    vendor_result(b, d.vendor, o, raw),
                 ),
                 VendorOutcome::Error { reason } => {
                     leg(ch, TargetStatus::Error, reason.clone(), Value::Null)

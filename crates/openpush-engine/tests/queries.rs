@@ -235,6 +235,8 @@ fn delta(
 #[derive(Debug, Default)]
 struct FakeBus {
     everyone_online: bool,
+    /// Presence still lists the devices, but they left before the send reached them.
+    devices_gone: bool,
     online_calls: AtomicU64,
     sends: AtomicU64,
 }
@@ -257,7 +259,11 @@ impl Bus for FakeBus {
 
     async fn send(&self, _: i64, _: &Username, _: &str, _: (i64, Utf8Bytes)) -> SendOutcome {
         self.sends.fetch_add(1, Ordering::Relaxed);
-        SendOutcome::Queued
+        if self.devices_gone {
+            SendOutcome::Offline
+        } else {
+            SendOutcome::Queued
+        }
     }
 }
 
@@ -501,4 +507,52 @@ async fn the_counting_store_counts_per_method() {
         d.into_iter().collect::<Vec<_>>(),
         [("existing_users", 1), ("user", 3)]
     );
+}
+
+/// Strategy 3 edge: a user counted online whose Easemob-channel send reaches no device (every
+/// device disconnected between the presence lookup and the send) is offline after all, so it
+/// goes on to its vendor bindings; if the vendor refuses, the Easemob channel keeps a copy.
+#[tokio::test]
+async fn strategy_3_online_user_whose_send_reaches_no_device_goes_to_its_vendor() {
+    let w = world().await;
+    let message = PushMessage::parse(json!({"title": "t", "content": "c"})).unwrap();
+    for (node, vendors_accept) in [(1, true), (2, false)] {
+        let bus = Arc::new(FakeBus {
+            everyone_online: true,
+            devices_gone: true,
+            ..FakeBus::default()
+        });
+        let e = engine(&w, node, bus.clone(), vendors_accept);
+        let target = &w.users[node as usize..node as usize + 1];
+        let r = e
+            .push_users(
+                &w.app,
+                target,
+                Strategy::OnlineEasemobElseVendor,
+                &message,
+                Mode::Wait,
+                Origin::default(),
+            )
+            .await
+            .unwrap();
+        let legs: Vec<(&str, TargetStatus)> =
+            r[0].legs.iter().map(|l| (l.channel, l.status)).collect();
+        if vendors_accept {
+            assert_eq!(legs, [("huawei", TargetStatus::Success)], "{r:?}");
+        } else {
+            // The vendor refused: the fallback stores a copy for the user's device.
+            assert_eq!(
+                legs,
+                [
+                    ("huawei", TargetStatus::Fail),
+                    ("easemob", TargetStatus::Success)
+                ],
+                "{r:?}"
+            );
+            assert_eq!(r[0].legs[1].data["stored"], 1, "{r:?}");
+        }
+        assert!(bus.sends.load(Ordering::Relaxed) >= 1, "the send was tried");
+        e.gateway.shutdown().await;
+        e.stopped().await;
+    }
 }

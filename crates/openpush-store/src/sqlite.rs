@@ -1181,9 +1181,10 @@ impl Store for SqliteStore {
             )));
         }
         let counted: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM tasks WHERE app_id = ? AND \
-             ((kind = 'broadcast' AND created > ?) OR \
-              (kind IN ('list', 'label') AND status IN ('scheduled', 'running')))",
+            // Every task counts while it is younger than the window; a list or label task
+            // stops counting as soon as it ends (a broadcast only ages out).
+            "SELECT COUNT(*) FROM tasks WHERE app_id = ? AND created > ? AND \
+             (kind = 'broadcast' OR status IN ('scheduled', 'running'))",
         )
         .bind(task.app_id)
         .bind(now_ms - limits.window_ms)

@@ -58,6 +58,26 @@ impl VendorOutcome {
     }
 }
 
+/// The vendor's own id for an accepted push, read from its answer: APNs' `apns-id`, FCM's
+/// message `name`, Huawei's `requestId`, Honor's `data.requestId`, Xiaomi's `data.id`, OPPO's
+/// message (or broadcast task) id, vivo's `taskId` and Meizu's `msgId`.
+pub fn vendor_request_id(vendor: VendorKind, raw: &Value) -> Option<&str> {
+    let pointers: &[&str] = match vendor {
+        VendorKind::Apns => &["/apns-id"],
+        VendorKind::Fcm => &["/name"],
+        VendorKind::Huawei => &["/requestId"],
+        VendorKind::Honor => &["/data/requestId"],
+        VendorKind::Xiaomi => &["/data/id", "/trace_id"],
+        VendorKind::Oppo => &["/data/messageId", "/data/task_id", "/data/message_id"],
+        VendorKind::Vivo => &["/taskId", "/requestId"],
+        VendorKind::Meizu => &["/msgId"],
+    };
+    pointers
+        .iter()
+        .find_map(|p| raw.pointer(p).and_then(Value::as_str))
+        .filter(|id| !id.is_empty())
+}
+
 /// One binding's outcome and the vendor that produced it (`None` when no vendor was reached
 /// because the binding's notifier could not be used). Statistics count per vendor.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use openpush_core::message::PushMessage;
 use openpush_core::{Strategy, Username};
-use openpush_engine::{Mode, Origin, TargetResult};
+use openpush_engine::{Mode, Origin, TargetResult, TargetStatus};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -190,6 +190,10 @@ pub async fn push_single(
         .map(|(raw, p)| match p.and_then(|_| by_user.next()) {
             None => json!({"id": raw, "pushStatus": "FAIL", "desc": "appUser not exists"}),
             Some(r) if sync => json!({"id": raw, "pushStatus": r.status().as_str(), "desc": r.desc(), "data": legs_json(&r)}),
+            // Easemob's text for an accepted target of this call.
+            Some(r) if r.status() == TargetStatus::AsyncSuccess => {
+                json!({"id": raw, "pushStatus": "ASYNC_SUCCESS", "desc": "async success."})
+            }
             Some(r) => json!({"id": raw, "pushStatus": r.status().as_str(), "desc": r.desc()}),
         })
         .collect();

@@ -111,7 +111,8 @@ pub struct NotificationRequest {
     /// `DEFAULT`, `ALL`, `AT` or `NONE`.
     #[serde(rename = "type")]
     pub notify_type: Option<String>,
-    /// `HH:MM-HH:MM`, app level only; `""` clears it.
+    /// Daily do-not-disturb window `HH:MM-HH:MM` (24 h; an end before the start wraps past
+    /// midnight); `""` clears it.
     #[serde(rename = "ignoreInterval")]
     pub ignore_interval: Option<String>,
     /// One-shot DND length in ms, 0..=604800000, number or string; 0 turns it off.
@@ -167,22 +168,13 @@ pub async fn put_notification(
     let (chattype, key, app_level) = conversation(&user, &chattype, &key)?;
     let now = state.now_ms();
     let mut patch = NotificationPatch::default();
+    // Every type and window is accepted on every conversation, as Easemob does: its IM SDK sets
+    // a daily window on peer and group conversations, and `DEFAULT` at the app level reads as
+    // "the app's default behaviour" (notify for every message).
     if let Some(t) = &req.notify_type {
-        let t = NotifyType::parse(t)?;
-        // DEFAULT means "use the app setting" (§6.6): the app setting itself cannot be it.
-        if app_level && t == NotifyType::Default {
-            return Err(ApiError::illegal_argument(
-                "parameters is invalid : type DEFAULT applies to conversations only; the app-level setting takes ALL, AT or NONE",
-            ));
-        }
-        patch.notify_type = Some(t);
+        patch.notify_type = Some(NotifyType::parse(t)?);
     }
     if let Some(i) = &req.ignore_interval {
-        if !i.is_empty() && !app_level {
-            return Err(ApiError::illegal_argument(
-                "ignoreInterval applies to the app-level setting only (chattype user, key = the user's own id)",
-            ));
-        }
         patch.ignore_interval = Some(if i.is_empty() {
             String::new()
         } else {

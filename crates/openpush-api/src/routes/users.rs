@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
+use super::binding::settings_user;
 use super::{lenient_bool, lenient_i64};
 use crate::auth;
 use crate::cursor;
@@ -297,7 +298,7 @@ fn hour(field: &str, v: &Option<Value>) -> ApiResult<Option<u8>> {
     params(("org" = String, Path), ("app" = String, Path), ("username" = String, Path)),
     request_body = UpdateUserRequest,
     responses((status = 200, description = "IM envelope with the updated user"),
-               (status = 404, description = "no such user"))
+               (status = 400, description = "no such user (RequiredPropertyNotFoundException), or an invalid field"))
 )]
 pub async fn update_user(
     State(state): State<AppState>,
@@ -305,7 +306,9 @@ pub async fn update_user(
     Path((_org, _app, username)): Path<(String, String, String)>,
     JsonBody(req): JsonBody<UpdateUserRequest>,
 ) -> ApiResult<Response> {
-    let username = path_user(&username)?;
+    // Easemob answers an update of a user that does not exist (nickname, display style,
+    // do-not-disturb) with 400 RequiredPropertyNotFoundException, not 404.
+    let username = settings_user(&username)?;
     let mut update = UserUpdate::default();
     if let Some(n) = &req.nickname {
         update.nickname = Some(Nickname::parse(
@@ -349,7 +352,7 @@ pub async fn update_user(
         .store
         .update_user(ctx.app.id, &username, update, state.now_ms())
         .await?
-        .ok_or_else(ApiError::user_not_found)?;
+        .ok_or_else(|| ApiError::user_required(username.as_str()))?;
     let bindings = state
         .store
         .bindings_of(ctx.app.id, std::slice::from_ref(&username))
