@@ -1180,6 +1180,12 @@ async fn dnd_refuses_bad_input_and_changes_nothing() {
             json!({"type": "ALL", "ignoreDuration": 10, "ignoreInterval": "01:00-26:00"}),
             "ignoreInterval must look like HH:MM-HH:MM",
         ),
+        bad_json(
+            put.clone(),
+            group,
+            json!({"type": "NONE", "ignoreInterval": "8-10"}),
+            "ignoreInterval must look like HH:MM-HH:MM",
+        ),
         // The path.
         bad_json(
             put.clone(),
