@@ -318,7 +318,17 @@ impl MockVendors {
             servers.push(MockServer::start_on(router, addr(2 + i as u16, loopback)).await?);
         }
 
-        tracing::info!(apns = %apns_server.addr, fcm = %fcm_server.addr, "vendor mocks listening");
+        tracing::info!(
+            apns = %apns_server.addr,
+            fcm = %fcm_server.addr,
+            huawei = %servers[0].addr(),
+            honor = %servers[1].addr(),
+            xiaomi = %servers[2].addr(),
+            oppo = %servers[3].addr(),
+            vivo = %servers[4].addr(),
+            meizu = %servers[5].addr(),
+            "vendor mocks listening"
+        );
         Ok(Self {
             apns,
             fcm,
@@ -490,9 +500,12 @@ impl MockVendors {
     }
 }
 
-/// Stops the single-vendor servers one after the other (each drains its own connections).
+/// Stops the single-vendor servers together; each drains its own connections for at most a
+/// few seconds.
 async fn shutdown_all(servers: Vec<MockServer>) {
+    let mut stopping = tokio::task::JoinSet::new();
     for s in servers {
-        s.shutdown().await;
+        stopping.spawn(s.shutdown());
     }
+    while stopping.join_next().await.is_some() {}
 }

@@ -30,6 +30,8 @@ use serde_json::json;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite;
 
+use crate::signal::StopSignal;
+
 /// Close codes of device-protocol.md §5 that this command treats specially.
 const CLOSE_BAD_TOKEN: u16 = 4001;
 const CLOSE_REPLACED: u16 = 4009;
@@ -354,45 +356,6 @@ impl SeenIds {
         self.order.push_back(id.to_owned());
         self.set.insert(id.to_owned());
         true
-    }
-}
-
-/// Ctrl-C and (on Unix) SIGTERM, registered once so that a signal arriving between two waits
-/// is not lost.
-struct StopSignal {
-    #[cfg(unix)]
-    int: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-}
-
-impl StopSignal {
-    #[cfg(unix)]
-    fn new() -> std::io::Result<Self> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Self {
-            int: signal(SignalKind::interrupt())?,
-            term: signal(SignalKind::terminate())?,
-        })
-    }
-
-    #[cfg(not(unix))]
-    fn new() -> std::io::Result<Self> {
-        Ok(Self {})
-    }
-
-    /// Resolves at the next signal. Cancel-safe.
-    #[cfg(unix)]
-    async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.int.recv() => tracing::info!("interrupted"),
-            _ = self.term.recv() => tracing::info!("terminated"),
-        }
-    }
-
-    #[cfg(not(unix))]
-    async fn recv(&mut self) {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

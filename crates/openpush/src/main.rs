@@ -8,6 +8,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod device;
 mod mock_vendors;
+mod signal;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use openpush_api::{Config, Server, DEFAULT_CONFIG_TOML};
 use openpush_core::{Clock, SystemClock};
 use openpush_store::sqlite::SqliteStore;
 use openpush_store::Store;
+use signal::StopSignal;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -154,28 +156,9 @@ fn load_config(cli: &Cli, listen: Option<std::net::SocketAddr>) -> Result<Config
     Ok(config)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
+/// Resolves at the first Ctrl-C or SIGTERM.
+async fn shutdown_signal(mut stop: StopSignal) {
+    stop.recv().await;
     tracing::info!("shutdown requested; draining in-flight requests");
 }
 
@@ -218,10 +201,11 @@ async fn async_main(cli: Cli) -> Result<()> {
             }
             let config = load_config(&cli, *listen)?;
             let data_dir = config.data_dir.clone();
+            let stop = StopSignal::new().context("listening for Ctrl-C and SIGTERM")?;
             let server = Server::bind(config).await.context("starting the server")?;
             let addr = server.local_addr().context("reading the bound address")?;
             tracing::info!(%addr, data_dir = %data_dir.display(), "openpush listening");
-            server.run(shutdown_signal()).await.context("serving")?;
+            server.run(shutdown_signal(stop)).await.context("serving")?;
             tracing::info!("stopped");
             Ok(())
         }

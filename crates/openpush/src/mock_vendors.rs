@@ -4,8 +4,9 @@
 //! N+3, Xiaomi N+4, OPPO N+5, vivo N+6, Meizu N+7). One JSON line per vendor on stdout names
 //! its base URL and the test credentials it accepts; with `--register ORG APP` they are also
 //! stored as that app's notifiers `mock-apns`, `mock-fcm`, … (pointing at the mocks), so a
-//! binding to `mock-huawei` pushes through the Huawei stand-in. Runs until Ctrl-C or stdin
-//! closes, then prints what each mock accepted.
+//! binding to `mock-huawei` pushes through the Huawei stand-in. Runs until Ctrl-C or SIGTERM
+//! (so it can run in the background or under a service manager), then prints what each mock
+//! accepted and stops within a few seconds; a second signal stops it at once.
 
 use std::time::Duration;
 
@@ -15,7 +16,8 @@ use openpush_store::sqlite::SqliteStore;
 use openpush_store::Store;
 use openpush_vendor_mock::{MockVendors, MockVendorsOptions};
 use serde_json::json;
-use tokio::io::AsyncReadExt;
+
+use crate::signal::StopSignal;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct MockVendorsArgs {
@@ -35,6 +37,7 @@ pub struct MockVendorsArgs {
 }
 
 pub async fn run(args: &MockVendorsArgs, config: &openpush_api::config::Config) -> Result<()> {
+    let mut stop = StopSignal::new().context("listening for Ctrl-C and SIGTERM")?;
     let mut opts = MockVendorsOptions {
         base_port: args.base_port,
         // A demo can run for days: keep only the newest pushes for inspection.
@@ -68,19 +71,18 @@ pub async fn run(args: &MockVendorsArgs, config: &openpush_api::config::Config) 
         store.close().await;
         result?;
     }
-    let mut sink = Vec::new();
-    let mut stdin = tokio::io::stdin();
-    tokio::select! {
-        _ = stdin.read_to_end(&mut sink) => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    stop.recv().await;
     let accepted: serde_json::Map<String, serde_json::Value> = m
         .push_counts()
         .into_iter()
         .map(|(v, n)| (v.to_owned(), json!(n)))
         .collect();
     eprintln!("{}", json!({ "accepted": accepted }));
-    m.shutdown().await;
+    // Open connections get a few seconds to finish; a second signal does not wait for them.
+    tokio::select! {
+        () = m.shutdown() => {}
+        () = stop.recv() => eprintln!("stopped without waiting for open connections"),
+    }
     Ok(())
 }
 

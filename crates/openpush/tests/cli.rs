@@ -332,7 +332,9 @@ async fn mock_vendors_runs_the_eight_stand_ins_and_registers_them_as_notifiers()
     let mut child = bin()
         .args(["mock-vendors", "--register", "o", "a"])
         .current_dir(dir.path())
-        .stdin(Stdio::piped())
+        // No stdin, as under `&` or a service manager: it keeps running (the requests below
+        // reach it) until a signal stops it.
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -404,8 +406,23 @@ async fn mock_vendors_runs_the_eight_stand_ins_and_registers_them_as_notifiers()
     let bad = token("wrong").await.unwrap();
     assert!(!bad.status().is_success());
 
-    drop(child.stdin.take()); // stdin closed: it stops and reports what it accepted
-    let status = child.wait().unwrap();
+    // SIGTERM stops it: it reports what it accepted and exits 0, promptly.
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stopped_by = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < stopped_by,
+            "mock-vendors did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(status.success());
     let rest: Vec<String> = err_lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("\"accepted\"")), "{rest:?}");
