@@ -583,6 +583,7 @@ impl Engine {
                     expires_at: p.expires_at,
                 },
                 rows,
+                sends: Vec::new(),
             })
             .await
             .map_err(EngineError::Queue)?;

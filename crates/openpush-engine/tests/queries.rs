@@ -156,6 +156,24 @@ counting_store! {
     ) -> Result<Vec<PendingDelivery>>;
     fn ack(&self, acks: &[Ack]) -> Result<Vec<i64>>;
     fn purge_expired(&self, now_ms: i64) -> Result<u64>;
+    fn claim_sends(
+        &self,
+        app_id: i64,
+        notifier: &str,
+        now_ms: i64,
+        lease_until: i64,
+        owner: i64,
+        limit: u32
+    ) -> Result<Vec<QueuedSend>>;
+    fn complete_sends(
+        &self,
+        done: &[SendCompletion],
+        next_id: &(dyn Fn() -> i64 + Send + Sync)
+    ) -> Result<SendsCompleted>;
+    fn send_queues(&self) -> Result<Vec<(i64, String)>>;
+    fn next_send_due(&self, app_id: i64, notifier: &str) -> Result<Option<i64>>;
+    fn release_send_leases(&self, owner: i64) -> Result<u64>;
+    fn queued_sends_of_task(&self, task_id: i64) -> Result<u64>;
     fn create_message(&self, message: &StoredMessage) -> Result<()>;
     fn message(&self, app_id: i64, id: i64) -> Result<Option<StoredMessage>>;
     fn create_task(&self, task: &Task, limits: TaskLimits, now_ms: i64) -> Result<()>;

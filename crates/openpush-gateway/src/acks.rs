@@ -88,6 +88,7 @@ async fn write(
             channel: "easemob".into(),
             arrived,
             clicked,
+            ..TaskCounter::default()
         })
         .collect();
     store.add_task_counters(&counters).await.map_err(|e| {

@@ -15,8 +15,9 @@ use openpush_core::settings::{ChatType, NotificationPatch, NotificationSetting, 
 use openpush_core::{DeviceId, DeviceToken, LabelName, Nickname, NotifierName, Username};
 
 use crate::{
-    Ack, ChannelMessage, Enqueue, LegacyDnd, MemberFailure, NewApp, NewUser, PendingRow, Store,
-    StoreError, StoredMessage, Task, TaskKind, TaskLimits, TaskStatus, UserUpdate,
+    Ack, ChannelMessage, Enqueue, LegacyDnd, MemberFailure, NewApp, NewUser, PendingRow,
+    SendCompletion, SendEnd, SendRow, Store, StoreError, StoredMessage, Task, TaskCounter,
+    TaskKind, TaskLimits, TaskStatus, UserUpdate,
 };
 
 /// Generates one `#[tokio::test]` per contract case.
@@ -31,7 +32,8 @@ macro_rules! store_contract_tests {
             data_is_scoped_per_app, offline_queue_enqueue_replay_ack_expire,
             first_device_adopts_parked_copies, task_limits_window_and_running,
             tasks_start_checkpoint_end, messages_and_target_pages, notifiers_put_list_delete,
-            daily_stats_add_up_per_app_day_and_channel);
+            daily_stats_add_up_per_app_day_and_channel, task_counts_age_out_of_the_window,
+            send_queue_claim_lease_retry_and_counters, send_queue_fallback_copies_and_cancel);
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
         $(
@@ -643,10 +645,12 @@ pub async fn offline_queue_enqueue_replay_ack_expire(store: &dyn Store) {
             Enqueue {
                 message: message(10, a, 1_000),
                 rows: vec![row(11, "u1", "d1"), row(12, "u1", "d2")],
+                sends: vec![],
             },
             Enqueue {
                 message: message(20, a, 5_000),
                 rows: vec![row(21, "u1", "d1")],
+                sends: vec![],
             },
         ])
         .await
@@ -724,6 +728,7 @@ pub async fn first_device_adopts_parked_copies(store: &dyn Store) {
         .enqueue(&[Enqueue {
             message: message(1, a, 10_000),
             rows: vec![row(2, "u1", "")],
+            sends: vec![],
         }])
         .await
         .unwrap();
@@ -749,6 +754,7 @@ pub async fn first_device_adopts_parked_copies(store: &dyn Store) {
         .enqueue(&[Enqueue {
             message: message(3, a, 10_000),
             rows: vec![row(4, "u1", "")],
+            sends: vec![],
         }])
         .await
         .unwrap();
@@ -1134,6 +1140,343 @@ pub async fn daily_stats_add_up_per_app_day_and_channel(store: &dyn Store) {
     assert!(got.iter().all(|r| r.app_id == a));
     assert!(store
         .daily_stats(b, "2026-12-02", "2026-12-31")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Every task count ages out of the window: a list task scheduled far ahead stops counting once
+/// it is older than the window, though it has not run.
+pub async fn task_counts_age_out_of_the_window(store: &dyn Store) {
+    let a = app(store, "a").await;
+    let far = 30 * 24 * 3_600_000;
+    for (id, at) in [(1, 0), (2, 1_000), (3, 2_000)] {
+        store
+            .create_task(&task(id, a, TaskKind::List, at, far), LIMITS, at)
+            .await
+            .unwrap();
+    }
+    let full = store
+        .create_task(&task(4, a, TaskKind::Label, 3_000, far), LIMITS, 3_000)
+        .await;
+    assert!(matches!(full, Err(StoreError::Limit(_))), "{full:?}");
+    // Task 1 leaves the window after five minutes; 2 and 3 still count.
+    store
+        .create_task(
+            &task(5, a, TaskKind::Broadcast, 300_001, 0),
+            LIMITS,
+            300_001,
+        )
+        .await
+        .unwrap();
+    let full = store
+        .create_task(&task(6, a, TaskKind::List, 300_002, far), LIMITS, 300_002)
+        .await;
+    assert!(matches!(full, Err(StoreError::Limit(_))), "{full:?}");
+}
+
+fn send(id: i64, user: &str, notifier: &str, fallback: bool) -> SendRow {
+    SendRow {
+        id,
+        username: u(user),
+        device_id: format!("{user}-phone"),
+        notifier: notifier.into(),
+        device_token: format!("token-{id}"),
+        fallback,
+    }
+}
+
+fn done(id: i64, end: SendEnd) -> SendCompletion {
+    SendCompletion {
+        id,
+        channel: "huawei".into(),
+        end,
+    }
+}
+
+fn refused() -> SendEnd {
+    SendEnd::Failed {
+        reason: "bad device token".into(),
+        unknown: false,
+    }
+}
+
+/// Delivery ids for fallback copies, from 900 up.
+fn ids_from_900() -> impl Fn() -> i64 + Send + Sync {
+    let next = std::sync::atomic::AtomicI64::new(900);
+    move || next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+pub async fn send_queue_claim_lease_retry_and_counters(store: &dyn Store) {
+    let a = app(store, "a").await;
+    let b = app(store, "b").await;
+    users(store, a, &["u1", "u2", "u3"]).await;
+    store
+        .enqueue(&[Enqueue {
+            message: message(10, a, 100_000),
+            rows: vec![],
+            sends: vec![
+                send(101, "u1", "n1", false),
+                send(102, "u1", "n2", false),
+                send(103, "u2", "n1", false),
+                send(104, "u3", "n1", false),
+            ],
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.send_queues().await.unwrap(),
+        [(a, "n1".to_owned()), (a, "n2".to_owned())]
+    );
+    // Nothing is due before the message was sent, and another app sees nothing.
+    assert!(store
+        .claim_sends(a, "n1", 99, 5_000, 1, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .claim_sends(b, "n1", 1_000, 5_000, 1, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let got = store
+        .claim_sends(a, "n1", 1_000, 5_000, 1, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        got.iter().map(|q| q.id).collect::<Vec<_>>(),
+        [101, 103],
+        "oldest first, limit"
+    );
+    assert_eq!(got[0].attempts, 1);
+    assert_eq!(got[0].device_token, "token-101");
+    assert_eq!(got[0].username, u("u1"));
+    assert_eq!(got[0].message.body, r#"{"title":"t10","content":"c"}"#);
+    // Leased legs are not claimed again until their lease ends (or its owner gives it back).
+    let rest = store
+        .claim_sends(a, "n1", 1_000, 5_000, 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.iter().map(|q| q.id).collect::<Vec<_>>(), [104]);
+    assert!(store
+        .claim_sends(a, "n1", 1_000, 5_000, 1, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.next_send_due(a, "n1").await.unwrap(), Some(5_000));
+    assert_eq!(store.release_send_leases(2).await.unwrap(), 0);
+    assert_eq!(store.release_send_leases(1).await.unwrap(), 3);
+    let again = store
+        .claim_sends(a, "n1", 1_000, 5_000, 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.iter().map(|q| (q.id, q.attempts)).collect::<Vec<_>>(),
+        [(101, 2), (103, 2), (104, 2)]
+    );
+
+    let next = ids_from_900();
+    let r = store
+        .complete_sends(
+            &[
+                done(101, refused()),
+                done(103, SendEnd::Sent),
+                done(
+                    104,
+                    SendEnd::Retry {
+                        due_at: 3_000,
+                        reason: "vendor busy".into(),
+                    },
+                ),
+            ],
+            &next,
+        )
+        .await
+        .unwrap();
+    // u2's only leg was sent: its group ended. u1 still has a leg at n2; u3 waits to retry.
+    assert_eq!(r.groups.len(), 1, "{r:?}");
+    assert_eq!(
+        (r.groups[0].username.as_str(), r.groups[0].sent),
+        ("u2", true)
+    );
+    assert!(r.fallbacks.is_empty());
+    assert!(store
+        .claim_sends(a, "n1", 2_999, 9_000, 1, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.next_send_due(a, "n1").await.unwrap(), Some(3_000));
+    let retry = store
+        .claim_sends(a, "n1", 3_000, 9_000, 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        retry.iter().map(|q| (q.id, q.attempts)).collect::<Vec<_>>(),
+        [(104, 3)]
+    );
+    let r = store
+        .complete_sends(
+            &[done(
+                104,
+                SendEnd::Failed {
+                    reason: "vendor unreachable".into(),
+                    unknown: true,
+                },
+            )],
+            &next,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.groups.len(), 1);
+    assert!(
+        r.groups[0].unknown && !r.groups[0].sent && !r.groups[0].fell_back,
+        "{r:?}"
+    );
+    let n2 = store
+        .claim_sends(a, "n2", 3_000, 9_000, 1, 10)
+        .await
+        .unwrap();
+    let r = store
+        .complete_sends(&[done(n2[0].id, SendEnd::Sent)], &next)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.groups[0].username.as_str(), r.groups[0].sent),
+        ("u1", true)
+    );
+    // A leg that ended already is not ended (or counted) twice.
+    let r = store
+        .complete_sends(&[done(103, refused())], &next)
+        .await
+        .unwrap();
+    assert!(r.groups.is_empty());
+    assert_eq!(store.queued_sends_of_task(7).await.unwrap(), 0);
+    assert!(store.send_queues().await.unwrap().is_empty());
+    // The task counts each leg under its channel and each user once.
+    let counters = store.task_counters(7).await.unwrap();
+    let of = |ch: &str| {
+        counters
+            .iter()
+            .find(|c| c.channel == ch)
+            .map(|c| (c.success, c.fail, c.unknown))
+    };
+    assert_eq!(of("huawei"), Some((2, 1, 1)), "{counters:?}");
+    assert_eq!(
+        of(""),
+        Some((2, 0, 1)),
+        "u1 and u2 sent, u3 unknown: {counters:?}"
+    );
+    // Failed legs keep their reason until their message expires, then go with it.
+    store.purge_expired(100_000).await.unwrap();
+    assert!(store
+        .claim_sends(a, "n1", 200_000, 300_000, 1, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.send_queues().await.unwrap(), []);
+    let _ = TaskCounter::default();
+}
+
+pub async fn send_queue_fallback_copies_and_cancel(store: &dyn Store) {
+    let a = app(store, "a").await;
+    users(store, a, &["u1", "u2", "u3"]).await;
+    store.touch_device(a, &u("u1"), &d("d1"), 1).await.unwrap();
+    store.touch_device(a, &u("u1"), &d("d2"), 1).await.unwrap();
+    store
+        .enqueue(&[Enqueue {
+            message: message(10, a, 100_000),
+            rows: vec![],
+            sends: vec![
+                send(101, "u1", "n1", true),
+                send(102, "u2", "n1", true),
+                send(103, "u3", "n1", true),
+            ],
+        }])
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_sends(a, "n1", 1_000, 5_000, 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    let next = ids_from_900();
+    let r = store
+        .complete_sends(
+            &[
+                done(101, refused()),
+                done(102, refused()),
+                done(103, SendEnd::Sent),
+            ],
+            &next,
+        )
+        .await
+        .unwrap();
+    // u1 (two known devices) and u2 (none yet) fell back; u3 was sent.
+    let mut fell: Vec<(String, String)> = r
+        .fallbacks
+        .iter()
+        .map(|(u, d, _, m)| {
+            assert_eq!(m.id, 10);
+            (u.as_str().to_owned(), d.clone())
+        })
+        .collect();
+    fell.sort();
+    assert_eq!(
+        fell,
+        [
+            ("u1".to_owned(), "d1".to_owned()),
+            ("u1".to_owned(), "d2".to_owned()),
+            ("u2".to_owned(), String::new())
+        ]
+    );
+    assert!(r.fallbacks.iter().all(|(_, _, id, _)| *id >= 900));
+    let replay = store
+        .pending_for(a, &u("u1"), &d("d2"), None, 1_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(replay.len(), 1);
+    assert_eq!(replay[0].message.body, r#"{"title":"t10","content":"c"}"#);
+    // u2's copy waits for its first device.
+    store.touch_device(a, &u("u2"), &d("p"), 2).await.unwrap();
+    assert_eq!(
+        store
+            .pending_for(a, &u("u2"), &d("p"), None, 1_000, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let counters = store.task_counters(7).await.unwrap();
+    let of = |ch: &str| {
+        counters
+            .iter()
+            .find(|c| c.channel == ch)
+            .map(|c| (c.success, c.fail, c.unknown))
+    };
+    assert_eq!(of("easemob"), Some((2, 0, 0)), "{counters:?}");
+    assert_eq!(of(""), Some((3, 0, 0)), "{counters:?}");
+
+    // Cancelling a task drops its legs still waiting.
+    store
+        .create_task(&task(7, a, TaskKind::List, 0, 0), LIMITS, 0)
+        .await
+        .unwrap();
+    store
+        .enqueue(&[Enqueue {
+            message: message(20, a, 100_000),
+            rows: vec![],
+            sends: vec![send(201, "u1", "n1", false), send(202, "u2", "n1", false)],
+        }])
+        .await
+        .unwrap();
+    assert_eq!(store.queued_sends_of_task(7).await.unwrap(), 2);
+    assert!(store
+        .end_task(a, 7, TaskStatus::Cancelled, 1_000)
+        .await
+        .unwrap());
+    assert_eq!(store.queued_sends_of_task(7).await.unwrap(), 0);
+    assert!(store
+        .claim_sends(a, "n1", 1_000, 5_000, 1, 10)
         .await
         .unwrap()
         .is_empty());

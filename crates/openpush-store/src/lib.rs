@@ -220,6 +220,39 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Removes expired deliveries and messages nothing refers to any more.
     async fn purge_expired(&self, now_ms: i64) -> Result<u64>;
 
+    // ---- the send queue: vendor legs answered for before they were sent ------------------
+    /// Claims up to `limit` legs of one (app, notifier) for `owner` until `lease_until`: legs
+    /// queued, due by `now_ms` and not leased, oldest due first. Each claim is an attempt.
+    #[allow(clippy::too_many_arguments)]
+    async fn claim_sends(
+        &self,
+        app_id: i64,
+        notifier: &str,
+        now_ms: i64,
+        lease_until: i64,
+        owner: i64,
+        limit: u32,
+    ) -> Result<Vec<QueuedSend>>;
+    /// Ends or reschedules claimed legs, in one transaction. When the last leg of a user's
+    /// group (one message, one user) ends, the group is counted once in its task's counters
+    /// and, if it asked for a fallback and no leg was sent, the Easemob channel keeps a copy
+    /// for each of the user's known devices (delivery ids from `next_id`). Legs that are no
+    /// longer queued (ended already, or dropped with a cancelled task) are skipped.
+    async fn complete_sends(
+        &self,
+        done: &[SendCompletion],
+        next_id: &(dyn Fn() -> i64 + Send + Sync),
+    ) -> Result<SendsCompleted>;
+    /// Every (app, notifier) with queued legs.
+    async fn send_queues(&self) -> Result<Vec<(i64, String)>>;
+    /// When the next queued leg of (app, notifier) can be claimed (due and its lease over);
+    /// `None` if nothing is queued.
+    async fn next_send_due(&self, app_id: i64, notifier: &str) -> Result<Option<i64>>;
+    /// Gives up the leases `owner` holds, so a restarted node takes its legs back at once.
+    async fn release_send_leases(&self, owner: i64) -> Result<u64>;
+    /// How many of a task's legs are still queued.
+    async fn queued_sends_of_task(&self, task_id: i64) -> Result<u64>;
+
     // ---- notifications and tasks ---------------------------------------------------------
     async fn create_message(&self, message: &StoredMessage) -> Result<()>;
     async fn message(&self, app_id: i64, id: i64) -> Result<Option<StoredMessage>>;
@@ -243,7 +276,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         cursor: Option<&str>,
         stats: &serde_json::Value,
     ) -> Result<()>;
-    /// Ends a task (finished or cancelled); `false` if it had already ended.
+    /// Ends a task (finished or cancelled); `false` if it had already ended. A cancelled
+    /// task's legs still waiting in the send queue are dropped.
     async fn end_task(&self, app_id: i64, id: i64, status: TaskStatus, now_ms: i64)
         -> Result<bool>;
     /// Adds arrivals and clicks to task counters, in one transaction.

@@ -169,11 +169,84 @@ pub struct PendingRow {
     pub device_id: String,
 }
 
-/// A message and its queued copies, written in one transaction.
+/// One vendor leg to send later through the send queue: a user's binding to a notifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendRow {
+    pub id: i64,
+    pub username: Username,
+    pub device_id: String,
+    pub notifier: String,
+    pub device_token: String,
+    /// Strategies 0 and 3: if no leg of this user's group is sent, the Easemob channel keeps
+    /// a copy for the user.
+    pub fallback: bool,
+}
+
+/// A message, its queued Easemob-channel copies and its queued vendor legs, written in one
+/// transaction.
 #[derive(Debug, Clone)]
 pub struct Enqueue {
     pub message: ChannelMessage,
     pub rows: Vec<PendingRow>,
+    pub sends: Vec<SendRow>,
+}
+
+/// A vendor leg claimed from the send queue: the worker holds its lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedSend {
+    pub id: i64,
+    pub app_id: i64,
+    pub username: Username,
+    pub device_id: String,
+    pub notifier: String,
+    pub device_token: String,
+    /// Claims so far, this one included.
+    pub attempts: u32,
+    pub message: ChannelMessage,
+}
+
+/// How a claimed vendor leg ended, or when it is tried again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendEnd {
+    /// The vendor accepted it.
+    Sent,
+    /// Final: refused, token dead, retries exhausted or expired. Counted as `fail`, or as
+    /// `unknown` when no vendor answer said why (it could not be reached).
+    Failed { reason: String, unknown: bool },
+    /// Not yet: back in the queue, due again at `due_at` (ms).
+    Retry { due_at: i64, reason: String },
+}
+
+/// The end of one claimed leg. `channel` is what statistics count it under: the vendor's name,
+/// or `vendor` when the notifier could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendCompletion {
+    pub id: i64,
+    pub channel: String,
+    pub end: SendEnd,
+}
+
+/// What a batch of completions led to: the user groups that ended (once each), and the
+/// Easemob-channel copies written for those that fell back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendsCompleted {
+    pub groups: Vec<GroupEnd>,
+    /// Copies now in the offline queue: (user, device id or `""`, delivery id, message).
+    pub fallbacks: Vec<(Username, String, i64, ChannelMessage)>,
+}
+
+/// A user's legs of one message have all ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupEnd {
+    pub app_id: i64,
+    pub task_id: Option<i64>,
+    pub username: Username,
+    /// At least one leg was sent.
+    pub sent: bool,
+    /// None was sent and the Easemob channel took a copy.
+    pub fell_back: bool,
+    /// None was sent, no fallback, and at least one leg ended without a vendor's answer.
+    pub unknown: bool,
 }
 
 /// A queued delivery as replayed to a device.
@@ -192,14 +265,19 @@ pub struct Ack {
     pub id: i64,
 }
 
-/// Arrivals and clicks to add to a task's counters for one channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Counters to add to a task's for one channel: arrivals and clicks reported by devices, and
+/// the send results of legs that ended in the send queue.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskCounter {
     pub task_id: i64,
-    /// `easemob`, or the vendor's name (lower case).
+    /// `easemob`, or the vendor's name (lower case); `""` for per-target totals.
     pub channel: String,
     pub arrived: i64,
     pub clicked: i64,
+    /// Send results of legs that ended in the send queue.
+    pub success: i64,
+    pub fail: i64,
+    pub unknown: i64,
 }
 
 /// One app's counters for one day (UTC, `yyyy-MM-dd`) and channel (`easemob`, a vendor's name,

@@ -5,6 +5,7 @@
 //! `BEGIN IMMEDIATE` gymnastics, and readers never see `SQLITE_BUSY` from a writer upgrade.
 //! Reads use a separate pool and see the last committed state.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -23,7 +24,9 @@ use crate::{
     MemberFailure, NewApp, NewUser, PendingDelivery, Result, Store, StoreError, StoredMessage,
     Task, TaskKind, TaskLimits, TaskStatus, User, UserUpdate,
 };
-use crate::{DailyStat, Notifier, TaskCounter};
+use crate::{
+    DailyStat, GroupEnd, Notifier, QueuedSend, SendCompletion, SendEnd, SendsCompleted, TaskCounter,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -284,6 +287,76 @@ async fn label_id(conn: &mut sqlx::SqliteConnection, app_id: i64, name: &LabelNa
         .await
         .map_err(backend("finding a label"))?
         .ok_or_else(|| StoreError::NotFound(format!("label {name}")))
+}
+
+async fn add_task_counters(
+    conn: &mut sqlx::SqliteConnection,
+    counters: &[TaskCounter],
+) -> Result<()> {
+    for c in counters {
+        sqlx::query(
+            "INSERT INTO task_counters (task_id, channel, arrived, clicked, success, fail, unknown) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (task_id, channel) DO UPDATE SET \
+             arrived = arrived + excluded.arrived, clicked = clicked + excluded.clicked, \
+             success = success + excluded.success, fail = fail + excluded.fail, \
+             unknown = unknown + excluded.unknown",
+        )
+        .bind(c.task_id)
+        .bind(&c.channel)
+        .bind(c.arrived)
+        .bind(c.clicked)
+        .bind(c.success)
+        .bind(c.fail)
+        .bind(c.unknown)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend("adding task counters"))?;
+    }
+    Ok(())
+}
+
+/// Send-queue states.
+const SEND_QUEUED: i64 = 0;
+const SEND_SENT: i64 = 1;
+const SEND_REFUSED: i64 = 2;
+const SEND_UNANSWERED: i64 = 3;
+
+fn channel_message_from_row(r: &SqliteRow) -> ChannelMessage {
+    ChannelMessage {
+        id: r.get("id"),
+        app_id: r.get("app_id"),
+        task_id: r.get("task_id"),
+        push_msg_id: r.get("push_msg_id"),
+        body: r.get("body"),
+        sent_at: r.get("sent_at"),
+        expires_at: r.get("expires_at"),
+    }
+}
+
+async fn channel_messages_by_id(
+    conn: &mut sqlx::SqliteConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, ChannelMessage>> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT id, app_id, task_id, push_msg_id, body, sent_at, expires_at \
+             FROM channel_messages WHERE id IN ",
+        );
+        q.push_tuples(chunk, |mut b, id| {
+            b.push_bind(*id);
+        });
+        for r in q
+            .build()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend("reading queued messages"))?
+        {
+            let m = channel_message_from_row(&r);
+            out.insert(m.id, m);
+        }
+    }
+    Ok(out)
 }
 
 #[async_trait]
@@ -1032,6 +1105,29 @@ impl Store for SqliteStore {
                     .await
                     .map_err(backend("queueing deliveries"))?;
             }
+            for chunk in e.sends.chunks(500) {
+                let mut q = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO send_queue (id, app_id, notifier, username, device_id, \
+                     device_token, message_id, task_id, fallback, due_at, expires_at) ",
+                );
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.id)
+                        .push_bind(m.app_id)
+                        .push_bind(r.notifier.as_str())
+                        .push_bind(r.username.as_str())
+                        .push_bind(r.device_id.as_str())
+                        .push_bind(r.device_token.as_str())
+                        .push_bind(m.id)
+                        .push_bind(m.task_id)
+                        .push_bind(r.fallback)
+                        .push_bind(m.sent_at)
+                        .push_bind(m.expires_at);
+                });
+                q.build()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend("queueing vendor legs"))?;
+            }
         }
         tx.commit().await.map_err(backend("commit"))?;
         Ok(())
@@ -1124,9 +1220,18 @@ impl Store for SqliteStore {
             .await
             .map_err(backend("purging expired deliveries"))?
             .rows_affected();
+        // Legs still queued when their message expires are ended by their worker (counted as
+        // failed); ended legs are kept with their reason until then.
+        sqlx::query("DELETE FROM send_queue WHERE state <> 0 AND expires_at <= ?")
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("purging ended vendor legs"))?;
         sqlx::query(
-            "DELETE FROM channel_messages WHERE expires_at <= ? OR \
-             NOT EXISTS (SELECT 1 FROM pending WHERE pending.message_id = channel_messages.id)",
+            "DELETE FROM channel_messages WHERE \
+             NOT EXISTS (SELECT 1 FROM send_queue s WHERE s.message_id = channel_messages.id) AND \
+             (expires_at <= ? OR \
+              NOT EXISTS (SELECT 1 FROM pending WHERE pending.message_id = channel_messages.id))",
         )
         .bind(now_ms)
         .execute(&mut *tx)
@@ -1134,6 +1239,275 @@ impl Store for SqliteStore {
         .map_err(backend("purging finished messages"))?;
         tx.commit().await.map_err(backend("commit"))?;
         Ok(a)
+    }
+
+    async fn claim_sends(
+        &self,
+        app_id: i64,
+        notifier: &str,
+        now_ms: i64,
+        lease_until: i64,
+        owner: i64,
+        limit: u32,
+    ) -> Result<Vec<QueuedSend>> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let rows = sqlx::query(
+            "UPDATE send_queue SET lease_until = ?, lease_owner = ?, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM send_queue WHERE app_id = ? AND notifier = ? \
+               AND state = 0 AND due_at <= ? AND lease_until <= ? ORDER BY due_at, id LIMIT ?) \
+             RETURNING id, app_id, username, device_id, notifier, device_token, attempts, message_id",
+        )
+        .bind(lease_until)
+        .bind(owner)
+        .bind(app_id)
+        .bind(notifier)
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend("claiming vendor legs"))?;
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.get("message_id")).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let messages = channel_messages_by_id(&mut tx, &ids).await?;
+        tx.commit().await.map_err(backend("commit"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let message_id: i64 = r.get("message_id");
+            // The message is kept while a leg refers to it; a missing one means a damaged row.
+            let Some(message) = messages.get(&message_id) else {
+                tracing::error!(
+                    leg = r.get::<i64, _>("id"),
+                    "a queued vendor leg lost its message"
+                );
+                continue;
+            };
+            out.push(QueuedSend {
+                id: r.get("id"),
+                app_id: r.get("app_id"),
+                username: stored_username(r.get("username"))?,
+                device_id: r.get("device_id"),
+                notifier: r.get("notifier"),
+                device_token: r.get("device_token"),
+                attempts: u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(u32::MAX),
+                message: message.clone(),
+            });
+        }
+        out.sort_by_key(|q| q.id);
+        Ok(out)
+    }
+
+    async fn complete_sends(
+        &self,
+        done: &[SendCompletion],
+        next_id: &(dyn Fn() -> i64 + Send + Sync),
+    ) -> Result<SendsCompleted> {
+        let mut result = SendsCompleted::default();
+        if done.is_empty() {
+            return Ok(result);
+        }
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let mut counters: HashMap<(i64, String), TaskCounter> = HashMap::new();
+        let mut bump = |task_id: i64, channel: &str, f: &dyn Fn(&mut TaskCounter)| {
+            let c = counters
+                .entry((task_id, channel.to_owned()))
+                .or_insert_with(|| TaskCounter {
+                    task_id,
+                    channel: channel.to_owned(),
+                    ..TaskCounter::default()
+                });
+            f(c);
+        };
+        // (message id, user) of every group a leg of which ended here.
+        let mut groups: Vec<(i64, String)> = Vec::new();
+        for c in done {
+            let (state, reason, due_at) = match &c.end {
+                SendEnd::Sent => (SEND_SENT, None, None),
+                SendEnd::Failed { reason, unknown } => (
+                    if *unknown {
+                        SEND_UNANSWERED
+                    } else {
+                        SEND_REFUSED
+                    },
+                    Some(reason.as_str()),
+                    None,
+                ),
+                SendEnd::Retry { due_at, reason } => {
+                    (SEND_QUEUED, Some(reason.as_str()), Some(*due_at))
+                }
+            };
+            // Only a queued leg can end; one ended already (or dropped with its cancelled
+            // task) is left alone.
+            let row = sqlx::query(
+                "UPDATE send_queue SET state = ?, reason = COALESCE(?, reason), \
+                 due_at = COALESCE(?, due_at), lease_until = 0 WHERE id = ? AND state = 0 \
+                 RETURNING task_id, message_id, username",
+            )
+            .bind(state)
+            .bind(reason)
+            .bind(due_at)
+            .bind(c.id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend("ending a vendor leg"))?;
+            let Some(row) = row else { continue };
+            if state == SEND_QUEUED {
+                continue;
+            }
+            if let Some(task_id) = row.get::<Option<i64>, _>("task_id") {
+                bump(task_id, &c.channel, &|t| match state {
+                    SEND_SENT => t.success += 1,
+                    SEND_REFUSED => t.fail += 1,
+                    _ => t.unknown += 1,
+                });
+            }
+            groups.push((row.get("message_id"), row.get("username")));
+        }
+        groups.sort_unstable();
+        groups.dedup();
+        let mut message_ids: Vec<i64> = groups.iter().map(|(m, _)| *m).collect();
+        message_ids.dedup();
+        let messages = channel_messages_by_id(&mut tx, &message_ids).await?;
+        for (message_id, username) in groups {
+            let legs = sqlx::query(
+                "SELECT state, fallback FROM send_queue WHERE message_id = ? AND username = ?",
+            )
+            .bind(message_id)
+            .bind(&username)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend("reading a user's vendor legs"))?;
+            let states: Vec<i64> = legs.iter().map(|r| r.get("state")).collect();
+            if states.contains(&SEND_QUEUED) {
+                continue; // another leg of this user is still under way; it decides
+            }
+            let Some(message) = messages.get(&message_id) else {
+                continue;
+            };
+            let sent = states.contains(&SEND_SENT);
+            let wants_fallback = legs.iter().any(|r| r.get::<bool, _>("fallback"));
+            let user = stored_username(username.clone())?;
+            let fell_back = !sent && wants_fallback;
+            if fell_back {
+                let devices: Vec<String> = sqlx::query_scalar(
+                    "SELECT device_id FROM devices WHERE app_id = ? AND username = ?",
+                )
+                .bind(message.app_id)
+                .bind(&username)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend("reading a user's devices"))?;
+                // No known device yet: one copy for the first device that connects.
+                let devices = if devices.is_empty() {
+                    vec![String::new()]
+                } else {
+                    devices
+                };
+                for d in devices {
+                    let id = next_id();
+                    sqlx::query(
+                        "INSERT INTO pending (id, app_id, username, device_id, message_id, expires_at) \
+                         VALUES (?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(id)
+                    .bind(message.app_id)
+                    .bind(&username)
+                    .bind(&d)
+                    .bind(message_id)
+                    .bind(message.expires_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend("keeping a fallback copy"))?;
+                    result
+                        .fallbacks
+                        .push((user.clone(), d, id, message.clone()));
+                }
+            }
+            // Sent legs have nothing left to say; failed ones keep their reason until expiry.
+            sqlx::query(
+                "DELETE FROM send_queue WHERE message_id = ? AND username = ? AND state = ?",
+            )
+            .bind(message_id)
+            .bind(&username)
+            .bind(SEND_SENT)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("removing sent vendor legs"))?;
+            let unknown = !sent && !fell_back && states.contains(&SEND_UNANSWERED);
+            if let Some(task_id) = message.task_id {
+                if fell_back {
+                    bump(task_id, "easemob", &|t| t.success += 1);
+                }
+                bump(task_id, "", &|t| {
+                    if sent || fell_back {
+                        t.success += 1
+                    } else if unknown {
+                        t.unknown += 1
+                    } else {
+                        t.fail += 1
+                    }
+                });
+            }
+            result.groups.push(GroupEnd {
+                app_id: message.app_id,
+                task_id: message.task_id,
+                username: user,
+                sent,
+                fell_back,
+                unknown,
+            });
+        }
+        let counters: Vec<TaskCounter> = counters.into_values().collect();
+        add_task_counters(&mut tx, &counters).await?;
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(result)
+    }
+
+    async fn send_queues(&self) -> Result<Vec<(i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT app_id, notifier FROM send_queue WHERE state = 0 ORDER BY app_id, notifier",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend("listing send queues"))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("app_id"), r.get("notifier")))
+            .collect())
+    }
+
+    async fn next_send_due(&self, app_id: i64, notifier: &str) -> Result<Option<i64>> {
+        sqlx::query_scalar(
+            "SELECT MIN(MAX(due_at, lease_until)) FROM send_queue \
+             WHERE app_id = ? AND notifier = ? AND state = 0",
+        )
+        .bind(app_id)
+        .bind(notifier)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(backend("reading when a send queue is due"))
+    }
+
+    async fn release_send_leases(&self, owner: i64) -> Result<u64> {
+        Ok(sqlx::query(
+            "UPDATE send_queue SET lease_until = 0 WHERE state = 0 AND lease_owner = ? AND lease_until > 0",
+        )
+        .bind(owner)
+        .execute(&self.writer)
+        .await
+        .map_err(backend("releasing vendor leg leases"))?
+        .rows_affected())
+    }
+
+    async fn queued_sends_of_task(&self, task_id: i64) -> Result<u64> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM send_queue WHERE task_id = ? AND state = 0")
+                .bind(task_id)
+                .fetch_one(&self.reader)
+                .await
+                .map_err(backend("counting a task's queued vendor legs"))?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn create_message(&self, m: &StoredMessage) -> Result<()> {
@@ -1322,6 +1696,17 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await
         .map_err(backend("ending a task"))?;
+        if status == TaskStatus::Cancelled && done.rows_affected() > 0 {
+            // A cancelled task sends nothing more: its legs still waiting leave the queue.
+            sqlx::query(
+                "DELETE FROM send_queue WHERE task_id = ? AND state = 0 AND lease_until <= ?",
+            )
+            .bind(id)
+            .bind(now_ms)
+            .execute(&self.writer)
+            .await
+            .map_err(backend("dropping a cancelled task's vendor legs"))?;
+        }
         Ok(done.rows_affected() > 0)
     }
 
@@ -1330,20 +1715,7 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
-        for c in counters {
-            sqlx::query(
-                "INSERT INTO task_counters (task_id, channel, arrived, clicked) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (task_id, channel) DO UPDATE SET \
-                 arrived = arrived + excluded.arrived, clicked = clicked + excluded.clicked",
-            )
-            .bind(c.task_id)
-            .bind(&c.channel)
-            .bind(c.arrived)
-            .bind(c.clicked)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend("adding task counters"))?;
-        }
+        add_task_counters(&mut tx, counters).await?;
         tx.commit().await.map_err(backend("commit"))?;
         Ok(())
     }
@@ -1406,7 +1778,8 @@ impl Store for SqliteStore {
 
     async fn task_counters(&self, task_id: i64) -> Result<Vec<TaskCounter>> {
         let rows = sqlx::query(
-            "SELECT task_id, channel, arrived, clicked FROM task_counters WHERE task_id = ? ORDER BY channel",
+            "SELECT task_id, channel, arrived, clicked, success, fail, unknown FROM task_counters \
+             WHERE task_id = ? ORDER BY channel",
         )
         .bind(task_id)
         .fetch_all(&self.reader)
@@ -1419,6 +1792,9 @@ impl Store for SqliteStore {
                 channel: r.get("channel"),
                 arrived: r.get("arrived"),
                 clicked: r.get("clicked"),
+                success: r.get("success"),
+                fail: r.get("fail"),
+                unknown: r.get("unknown"),
             })
             .collect())
     }

@@ -555,6 +555,7 @@ pub async fn report(
             channel: provider.to_ascii_lowercase(),
             arrived,
             clicked,
+            ..openpush_store::TaskCounter::default()
         }])
         .await?;
     state.gateway.stats.add(
