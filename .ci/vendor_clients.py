@@ -1,4 +1,4 @@
-"""Checked by clients no one here wrote (issue #4): drive the APNs stand-in with `aioapns` and the
+"""Checked by clients no one here wrote: drive the APNs stand-in with `aioapns` and the
 FCM stand-in with `firebase-admin` (both from PyPI), unchanged but for the host they talk to, and
 show that each accepts a good request and answers a bad token with the vendor's error.
 

@@ -54,7 +54,7 @@ impl Default for TokenConfig {
     }
 }
 
-/// Size limits of the API (easemob-push-api.md §5.1, §6).
+/// Size limits of the API (Easemob's label and user limits by default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Limits {
@@ -84,15 +84,15 @@ pub struct Limits {
     pub list_targets_max: usize,
     /// Labels per label task (their intersection is pushed). Default: 3.
     pub labels_per_task: usize,
-    /// Tasks running at once per app (§3.9). Default: 3.
+    /// Tasks running at once per app (Easemob's task limits). Default: 3.
     pub tasks_running_max: u32,
-    /// Tasks counted per creation window per app (§3.9). Default: 3.
+    /// Tasks counted per creation window per app (Easemob's task limits). Default: 3.
     pub tasks_per_window: u32,
     /// The creation window, in seconds. Default: 300.
     pub task_window_secs: u64,
     /// Targets a task pushes per page (and checkpoints after). Default: 500.
     pub task_page_size: u32,
-    /// How far ahead a `startDate` must be, in seconds (§3.4: one hour). Default: 3600. Lowered
+    /// How far ahead a `startDate` must be, in seconds (Easemob: one hour). Default: 3600. Lowered
     /// only by the benchmark harness to measure scheduled starts without waiting an hour.
     pub schedule_min_lead_secs: u64,
 }
@@ -122,7 +122,7 @@ impl Default for Limits {
     }
 }
 
-/// Requests per second per app key, per endpoint group (easemob-push-api.md §9). A group
+/// Requests per second per app key, per endpoint group (Easemob's rates by default). A group
 /// allows a burst of one second's worth. Over the limit: 429.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

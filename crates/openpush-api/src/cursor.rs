@@ -1,5 +1,6 @@
 //! Opaque page cursors: unpadded base64url of `openpush:<kind>:<key>`, so they contain only
-//! `[A-Za-z0-9_-]` and survive an unencoded query string (sdk-compat.md §2), like Easemob's.
+//! `[A-Za-z0-9_-]` and survive an unencoded query string (some SDKs append cursors raw), like
+//! Easemob's.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -1,6 +1,6 @@
-//! Success envelopes (easemob-push-api.md §1.3): the push-service style
+//! Success envelopes, Easemob's two styles: the push-service style
 //! `{timestamp, data, duration}` and the IM (usergrid) style with `action`, `path`, `uri`,
-//! `entities`… Always HTTP 200 with a JSON body (sdk-compat.md §9).
+//! `entities`… Always HTTP 200 with a JSON body, which SDKs expect.
 
 use std::time::Instant;
 

@@ -1,6 +1,6 @@
-//! The one error type of the HTTP layer. It renders the Easemob error envelope
-//! (easemob-push-api.md §1.4): `error`, `exception`, `error_description`, `timestamp`,
-//! `duration`. A 5xx never carries internal text; the cause goes to the log.
+//! The one error type of the HTTP layer. It renders the Easemob error envelope: `error`,
+//! `exception`, `error_description`, `timestamp`, `duration`. A 5xx never carries internal text;
+//! the cause goes to the log.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -50,7 +50,7 @@ impl ApiError {
         )
     }
 
-    /// 400 `MessageException`: a bad pushMessage (§8); the text names the field.
+    /// 400 `MessageException`: a bad pushMessage; the text names the field.
     pub fn message(msg: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
@@ -70,7 +70,7 @@ impl ApiError {
         )
     }
 
-    /// 404 for `/users/{u}` when the user does not exist (§1.5).
+    /// 404 for `/users/{u}` when the user does not exist, as Easemob answers it.
     pub fn user_not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -80,7 +80,7 @@ impl ApiError {
         )
     }
 
-    /// 400 for the push-settings endpoints when the user does not exist (§6.9).
+    /// 400 for the push-settings endpoints when the user does not exist.
     pub fn user_required(username: &str) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
@@ -92,7 +92,7 @@ impl ApiError {
         )
     }
 
-    /// 400 `ResourceNotFoundException` for an unknown label (§5.10).
+    /// 400 `ResourceNotFoundException` for an unknown label.
     pub fn label_not_found(name: &str) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
@@ -102,7 +102,7 @@ impl ApiError {
         )
     }
 
-    /// 400 for an unknown notification id (§3.7.2 inferred).
+    /// 400 for an unknown notification id (our choice; Easemob does not document this case).
     pub fn message_not_found(id: i64) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
@@ -122,7 +122,7 @@ impl ApiError {
         )
     }
 
-    /// 403 `LimitException` (§8).
+    /// 403 `LimitException`.
     pub fn limit(detail: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
@@ -191,7 +191,7 @@ impl ApiError {
         )
     }
 
-    /// 401 with one of the texts of §1.5.
+    /// 401 with one of Easemob's authentication texts.
     pub fn unauthorized(kind: Unauthorized) -> Self {
         let (error, msg) = match kind {
             Unauthorized::Missing => ("unauthorized", "Unable to authenticate (OAuth)"),

@@ -1,7 +1,7 @@
 //! Request extractors that answer in the Easemob error envelope.
 //!
 //! Bodies are read as JSON whatever `Content-Type` says, or when there is none: Easemob's own
-//! SDKs label JSON as form-urlencoded or send no label at all (sdk-compat.md §1).
+//! SDKs label JSON as form-urlencoded or send no label at all.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -125,7 +125,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
 }
 
 /// Splits a query string. A `+` stays a `+` and undecodable escapes stay as they are:
-/// cursors arrive unencoded from some SDKs (sdk-compat.md §2).
+/// cursors arrive unencoded from some SDKs.
 fn serde_urlencoded_pairs(q: &str) -> HashMap<String, String> {
     q.split('&')
         .filter(|p| !p.is_empty())

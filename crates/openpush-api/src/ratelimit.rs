@@ -1,8 +1,8 @@
-//! Per-app-key rate limits (easemob-push-api.md §9): a token bucket per (app, endpoint group),
-//! refilled continuously at the group's rate, holding at most one second's worth.
+//! Per-app-key rate limits, Easemob's defaults per endpoint group: a token bucket per (app,
+//! endpoint group), refilled continuously at the group's rate, holding at most one second's worth.
 //!
 //! The limiter is per node. In a cluster each node enforces the configured rate on the
-//! requests it receives; a shared limiter is the cluster issue's to add.
+//! requests it receives; a limiter shared by all nodes is left for clustering to add.
 
 use std::collections::HashMap;
 use std::time::Instant;

@@ -48,7 +48,7 @@ use crate::state::AppState;
         (name = "push", description = "pushes to users and the device connection"),
         (name = "tasks", description = "notifications, push tasks, statistics"),
         (name = "notifiers", description = "push certificates (an OpenPush addition)"),
-        (name = "statistics", description = "per app and day: offline-push results (§7.2) and every channel's counters"),
+        (name = "statistics", description = "per app and day: Easemob's offline-push results and every channel's counters"),
     )
 )]
 struct ApiDoc;

@@ -1,4 +1,5 @@
-//! Tokens and tenancy: §1.2, §1.5, device-protocol.md §1, issue "Tenancy and security".
+//! Tokens and tenancy: app and user tokens, their expiry and 401 texts, and that one app's
+//! tokens open nothing of another app's.
 
 mod common;
 

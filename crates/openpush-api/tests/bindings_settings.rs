@@ -1,6 +1,6 @@
-//! End-to-end tests of the per-user push endpoints (easemob-push-api.md §6.1–§6.9): push
-//! bindings, batch push nickname, do-not-disturb and preferred language, including bad
-//! input that must be refused without changing anything.
+//! End-to-end tests of the per-user push endpoints: push bindings, batch push nickname,
+//! do-not-disturb and preferred language, including bad input that must be refused without
+//! changing anything.
 
 // The shared harness builds its config field by field; that lint is its business.
 mod common;
@@ -100,7 +100,7 @@ impl T {
         self.s.users(&self.p, &self.tok, names).await;
     }
 
-    /// Checks the binding envelope (only `timestamp`, `entities`, `action`, `duration`, §1.3 b)
+    /// Checks the binding envelope (only `timestamp`, `entities`, `action`, `duration`)
     /// and returns `entities`.
     #[track_caller]
     fn binding_entities(&self, got: (StatusCode, Value), action: &str) -> Value {
@@ -113,7 +113,7 @@ impl T {
         b["entities"].clone()
     }
 
-    /// Checks the full IM envelope (§1.3 b) with `body_key` (`data` or `entities`) and
+    /// Checks the full IM envelope with `body_key` (`data` or `entities`) and
     /// returns that field.
     #[track_caller]
     fn im(
@@ -267,7 +267,7 @@ impl T {
     }
 }
 
-// ---- push bindings (§6.1, §6.2) ---------------------------------------------------------
+// ---- push bindings -----------------------------------------------------------------------
 
 #[tokio::test]
 async fn bind_rebind_and_a_second_notifier() {
@@ -639,7 +639,7 @@ async fn binding_refuses_bad_input_and_changes_nothing() {
     );
 }
 
-// ---- batch push nickname (§6.4) ----------------------------------------------------------
+// ---- batch push nickname -----------------------------------------------------------------
 
 #[tokio::test]
 async fn push_nickname_sets_nicknames_in_a_batch() {
@@ -852,7 +852,7 @@ async fn push_nickname_limits_follow_the_config() {
     assert_eq!(t.user("a").await["nickname"], "abcde");
 }
 
-// ---- do-not-disturb (§6.6) ---------------------------------------------------------------
+// ---- do-not-disturb ----------------------------------------------------------------------
 
 #[tokio::test]
 async fn dnd_defaults_and_envelope() {
@@ -1280,7 +1280,7 @@ async fn dnd_refuses_bad_input_and_changes_nothing() {
     t.refused(&["u1", "u2"], &cases).await;
 }
 
-// ---- preferred language (§6.7) -----------------------------------------------------------
+// ---- preferred language ------------------------------------------------------------------
 
 #[tokio::test]
 async fn language_put_and_get() {
@@ -1565,7 +1565,7 @@ async fn deleting_a_user_clears_its_bindings_and_settings() {
 
 #[tokio::test]
 async fn binding_and_settings_have_their_own_rate_limits() {
-    // §9: bindings (PUT and GET combined) and the user settings are limited per app key, in
+    // Bindings (PUT and GET combined) and the user settings are limited per app key, in
     // separate groups. The limiter runs on real time, so only assertions that hold however
     // slow the machine is: a fresh bucket admits its first request, and five requests at 1/s
     // cannot all pass unless they take four seconds.

@@ -1,5 +1,5 @@
-//! HTTP-level behaviour: unknown paths, wrong methods, body limits, content types, rate
-//! limits, the OpenAPI document, and the SDK-compatibility points of sdk-compat.md.
+//! HTTP-level behaviour: unknown paths, wrong methods, body limits, content types, rate limits, the
+//! OpenAPI document, and the SDK-compatibility points (what Easemob's SDKs send and expect back).
 
 mod common;
 

@@ -1,6 +1,6 @@
-//! End-to-end tests of the eight push label endpoints (easemob-push-api.md §5): label CRUD,
-//! label membership, paging, partial success, the limits of §5.1, and bad input that must be
-//! refused without changing anything.
+//! End-to-end tests of the eight push label endpoints: label CRUD, label membership, paging,
+//! partial success, the label limits, and bad input that must be refused without changing
+//! anything.
 
 // The shared harness builds its config field by field; that lint is its business.
 mod common;
@@ -52,7 +52,7 @@ fn is_cursor(c: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// The push-service envelope (§1.3 a): exactly `timestamp`, `data`, `duration`, plus a
+/// The push-service envelope: exactly `timestamp`, `data`, `duration`, plus a
 /// top-level `cursor` when `cursor` is true.
 #[track_caller]
 fn assert_push_envelope(b: &Value, now: i64, cursor: bool) {
@@ -123,7 +123,7 @@ impl T {
         self.s.users(&self.p, &self.tok, names).await;
     }
 
-    /// Creates a label and checks the exact response (§5.2).
+    /// Creates a label and checks the exact response.
     async fn create(&self, name: &str, description: Option<&str>) -> Value {
         let body = match description {
             Some(d) => json!({"name": name, "description": d}),
@@ -275,7 +275,7 @@ async fn create_get_list_delete_have_the_documented_shapes() {
 #[tokio::test]
 async fn unknown_fields_are_ignored_and_limits_are_inclusive() {
     let t = T::new().await;
-    // SDKs may send fields we do not know (sdk-compat.md §4).
+    // SDKs may send fields we do not know.
     let got = t
         .post(
             "/push/label",
@@ -555,7 +555,7 @@ async fn pages(t: &T, path: &str, limit: u32) -> Vec<(Vec<Value>, bool)> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        // Parameters in either order (sdk-compat.md §2).
+        // Parameters in either order, as SDKs send them.
         let url = match &cursor {
             Some(c) if out.len() % 2 == 0 => format!("{path}?cursor={c}&limit={limit}"),
             Some(c) => format!("{path}?limit={limit}&cursor={c}"),
@@ -1336,7 +1336,7 @@ async fn labels_are_per_app() {
 
 #[tokio::test]
 async fn label_crud_and_label_users_have_their_own_rate_limits() {
-    // §9: label CRUD and label-user calls are limited per app key, in separate groups. The
+    // Label CRUD and label-user calls are limited per app key, in separate groups. The
     // limiter runs on real time, so the assertions hold however slow the machine is: a fresh
     // bucket always admits its first request, and five requests at 1/s cannot all pass
     // unless they take four seconds.

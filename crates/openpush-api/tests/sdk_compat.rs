@@ -1,4 +1,5 @@
-//! The points of sdk-compat.md, each with the bytes Easemob's SDKs actually send.
+//! SDK compatibility: what Easemob's SDKs send and what they expect back, each point tested with
+//! the bytes the SDKs actually send.
 
 mod common;
 
@@ -6,7 +7,7 @@ use common::TestServer;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-/// §1 + §13: the Java push SDK fetches its token with a JSON body labelled form-urlencoded and its
+/// The Java push SDK fetches its token with a JSON body labelled form-urlencoded and its
 /// own user agent; the IM SDK sends no Content-Type at all.
 #[tokio::test]
 async fn p1_token_as_the_java_and_im_sdks_send_it() {
@@ -40,7 +41,7 @@ async fn p1_token_as_the_java_and_im_sdks_send_it() {
     assert_eq!(st, StatusCode::OK);
 }
 
-/// §2: cursors appended raw, parameters in any order.
+/// Cursors appended raw, parameters in any order.
 #[tokio::test]
 async fn p2_raw_cursors_in_any_order() {
     let s = TestServer::start().await;
@@ -60,7 +61,7 @@ async fn p2_raw_cursors_in_any_order() {
     assert!(next.get("cursor").is_none());
 }
 
-/// §3: a body on DELETE.
+/// A body on DELETE.
 #[tokio::test]
 async fn p3_delete_with_a_body() {
     let s = TestServer::start().await;
@@ -87,7 +88,7 @@ async fn p3_delete_with_a_body() {
     assert_eq!(b["data"]["success"], json!(["u1"]));
 }
 
-/// §4: unknown and legacy fields are accepted (`ttl` on the token call; anything else anywhere).
+/// Unknown and legacy fields are accepted (`ttl` on the token call; anything else anywhere).
 #[tokio::test]
 async fn p4_unknown_fields_are_accepted() {
     let s = TestServer::start().await;
@@ -112,7 +113,7 @@ async fn p4_unknown_fields_are_accepted() {
     assert_eq!(st, StatusCode::OK);
 }
 
-/// §5: numbers, strings and booleans interchange in the IM settings.
+/// Numbers, strings and booleans interchange in the IM settings.
 #[tokio::test]
 async fn p5_numbers_and_strings_interchange() {
     let s = TestServer::start().await;
@@ -165,7 +166,7 @@ async fn p5_numbers_and_strings_interchange() {
     assert!(b["data"]["ignoreDuration"].as_i64().unwrap() > 60000);
 }
 
-/// §7: `expires_in` is a 32-bit number, also for ttl 0.
+/// `expires_in` is a 32-bit number, also for ttl 0.
 #[tokio::test]
 async fn p7_expires_in_fits_32_bits() {
     let s = TestServer::start().await;
@@ -179,7 +180,7 @@ async fn p7_expires_in_fits_32_bits() {
     }
 }
 
-/// §9 + §12: success is exactly 200 with a JSON body and no `error` key; errors are JSON with
+/// Success is exactly 200 with a JSON body and no `error` key; errors are JSON with
 /// `error_description`. Checked on every endpoint's success path.
 #[tokio::test]
 async fn p9_success_is_200_json_without_error_key() {
@@ -273,7 +274,7 @@ async fn p9_success_is_200_json_without_error_key() {
     }
 }
 
-/// §11: user entities carry username, nickname (also from /push/nickname), uuid, activated,
+/// User entities carry username, nickname (also from /push/nickname), uuid, activated,
 /// pushInfo with `device_Id`.
 #[tokio::test]
 async fn p11_user_entities() {

@@ -1,4 +1,4 @@
-//! The slow-consumer rule end to end (device-protocol.md §4): a device whose send queue is full
+//! The slow-consumer rule end to end: a device whose send queue is full
 //! is disconnected with 4008, what it had not acked stays queued, and it can reconnect.
 //!
 //! The device here connects and then stops reading. Pushes go through the server's send queue

@@ -1,4 +1,4 @@
-//! The whole strategy matrix (design.md §3): strategy 0–4 × user online/offline × vendor
+//! The whole strategy matrix: strategy 0–4 × user online/offline × vendor
 //! succeeds / token dead / vendor down / no binding. For each cell: the per-target status and
 //! where the notification ends up — on the device's WebSocket, in the offline store, at the
 //! vendor (the APNs stand-in), or nowhere.

@@ -1,4 +1,4 @@
-//! IM users (§6.0, §6.3, §6.5): register, list, get, update, delete, with bad input.
+//! IM users: register, list, get, update, delete, with bad input.
 
 mod common;
 
@@ -282,7 +282,7 @@ async fn get_update_delete() {
     );
 
     // Unknown users: GET and DELETE answer 404 service_resource_not_found (an update answers
-    // 400 RequiredPropertyNotFoundException, tested with the contract fixes).
+    // 400 RequiredPropertyNotFoundException, tested in easemob_answers.rs).
     for (m, body) in [(Method::GET, None), (Method::DELETE, None)] {
         let got = s.call(m, &format!("{p}/users/ghost"), Some(&t), body).await;
         assert_error(&got, StatusCode::NOT_FOUND, "Service resource not found");

@@ -226,7 +226,7 @@ async fn daily_statistics_count_every_channel_and_the_offline_push_call_reports_
     assert_eq!(b["status"], "OK", "{b}");
     assert!(
         b.get("timestamp").is_none(),
-        "§7.2 answers status, not timestamp: {b}"
+        "the offline-push statistics answer status, not timestamp: {b}"
     );
     assert_eq!(
         b["data"][&today],

@@ -1,4 +1,4 @@
-//! The device side of the Easemob channel (device-protocol.md): get a user token, connect,
+//! The device side of the Easemob channel (docs/device-protocol.md): get a user token, connect,
 //! receive notifications, ack and click them. Used by tests, the benchmark harness and
 //! `openpush device`; any WebSocket library in any language can do the same.
 

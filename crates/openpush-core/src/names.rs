@@ -88,17 +88,17 @@ string_newtype!(
 );
 string_newtype!(
     /// A user ID (Easemob `username`): 1–64 bytes of `[a-zA-Z0-9_.-]`, case-insensitive,
-    /// stored lower-case (easemob-push-api.md §6.0).
+    /// stored lower-case.
     #[derive(Debug)]
     Username
 );
 string_newtype!(
-    /// A push label name: 1–64 characters of `[a-zA-Z0-9_.-]`, case-sensitive (§5.1).
+    /// A push label name: 1–64 characters of `[a-zA-Z0-9_.-]`, case-sensitive.
     #[derive(Debug)]
     LabelName
 );
 string_newtype!(
-    /// A device id: 1–64 characters of `[A-Za-z0-9_.:-]` (device-protocol.md §2).
+    /// A device id: 1–64 characters of `[A-Za-z0-9_.:-]`, stable across a device's reconnects.
     #[derive(Debug)]
     DeviceId
 );

@@ -1,4 +1,4 @@
-//! Per-user push settings: do-not-disturb and notification modes (easemob-push-api.md §6.6).
+//! Per-user push settings: do-not-disturb and notification modes.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! The push strategy of easemob-push-api.md §2.2.
+//! Easemob's push strategy: which channel a push takes, per user (0–4).
 
 use crate::InvalidValue;
 

@@ -1,5 +1,5 @@
 //! The delivery engine. [`Engine::push_users`] routes one message to a list of users by
-//! strategy (easemob-push-api.md §2.2, design.md §3) with a fixed number of store queries
+//! strategy (0–4, see [`openpush_core::Strategy`]) with a fixed number of store queries
 //! whatever the number of targets: which users exist, their bindings, their known devices —
 //! one query each — plus one transaction for everything the offline queue must keep.
 

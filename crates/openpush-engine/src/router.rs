@@ -22,7 +22,7 @@ pub enum Mode {
     Accept,
 }
 
-/// A vendor leg's `data` in the shape of easemob-push-api.md §3.1: `code`, `message`, and
+/// A vendor leg's `data` in the shape Easemob's `/push/sync` answers: `code`, `message`, and
 /// `data` with `sendResult`, `expireTokens` (dead, now unbound), `failTokens` (refused),
 /// `requestId` (the notifier name and the vendor's id) and `msgCode`; the vendor's own answer is
 /// kept under `data.vendor`.
@@ -66,7 +66,7 @@ pub struct Origin {
     pub push_msg_id: Option<i64>,
 }
 
-/// Easemob's per-target status (§3.1, §3.3).
+/// Easemob's per-target status, as `/push/sync` and `/push/single` answer it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetStatus {
     Success,
@@ -86,7 +86,7 @@ impl TargetStatus {
     }
 }
 
-/// The outcome for one user: one entry per channel leg that ran (§3.1 returns an array).
+/// The outcome for one user: one entry per channel leg that ran (`/push/sync` answers an array).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetResult {
     pub username: Username,

@@ -1,5 +1,5 @@
-//! The engine resolves a page of targets with a fixed number of store queries (design.md §3,
-//! §4.12): which users exist, their bindings, their known devices — one query each — and one
+//! The engine resolves a page of targets with a fixed number of store queries, whatever the number
+//! of targets: which users exist, their bindings, their known devices — one query each — and one
 //! transaction for what the offline queue keeps. Never one query per target.
 //!
 //! A `CountingStore` wraps the SQLite store and counts every call per method. The same push is

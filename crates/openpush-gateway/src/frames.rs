@@ -1,4 +1,5 @@
-//! The JSON frames of device-protocol.md §3 and the close codes of §5.
+//! The JSON frames of the Easemob channel and the close codes the server sends
+//! (docs/device-protocol.md).
 
 use serde::Deserialize;
 

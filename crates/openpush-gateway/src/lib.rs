@@ -1,4 +1,4 @@
-//! The Easemob channel (device-protocol.md): WebSocket sessions, the sharded connection hub,
+//! The Easemob channel (docs/device-protocol.md): WebSocket sessions, the sharded connection hub,
 //! offline replay and acks, and the [`Bus`] that carries deliveries to the node holding a
 //! device's connection.
 //!

@@ -256,7 +256,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     // ---- notifications and tasks ---------------------------------------------------------
     async fn create_message(&self, message: &StoredMessage) -> Result<()>;
     async fn message(&self, app_id: i64, id: i64) -> Result<Option<StoredMessage>>;
-    /// Creates a task if the app's limits allow it, in one transaction (§3.9): fewer than
+    /// Creates a task if the app's task limits allow it, in one transaction: fewer than
     /// `max_running` running, and fewer than `max_in_window` counted, where a broadcast counts
     /// while it is younger than the window and a list or label task counts until it ends.
     /// Over a limit: `Limit`.

@@ -50,7 +50,7 @@ pub struct NewApp {
     pub created: i64,
 }
 
-/// Legacy do-not-disturb fields of `PUT /users/{u}` (sdk-compat.md §5).
+/// Legacy do-not-disturb fields of `PUT /users/{u}`, which SDKs still send.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LegacyDnd {
     pub enabled: bool,
@@ -376,7 +376,7 @@ pub struct Task {
     pub stats: serde_json::Value,
 }
 
-/// The task-creation limits of easemob-push-api.md §3.9, checked in the creating transaction.
+/// Easemob's task-creation limits, checked in the creating transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TaskLimits {
     /// Tasks running at once per app.

@@ -1,4 +1,4 @@
-//! The APNs provider API stand-in (vendors.md §1): `POST /3/device/{token}` over HTTP/2 with
+//! The APNs provider API stand-in: `POST /3/device/{token}` over HTTP/2 with
 //! ES256 provider-token auth. See the crate docs for the full list of checks.
 
 use std::collections::HashMap;
@@ -289,7 +289,7 @@ fn is_uuid(s: &str) -> bool {
         })
 }
 
-/// The topic suffix each push type requires (vendors.md §1.3).
+/// The topic suffix each push type requires (Apple's `apns-topic` rules).
 fn topic_suffix(push_type: &str) -> Option<&'static str> {
     Some(match push_type {
         "alert" | "background" | "mdm" => "",

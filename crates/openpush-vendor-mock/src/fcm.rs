@@ -1,4 +1,4 @@
-//! The FCM HTTP v1 stand-in (vendors.md §2): Google's OAuth2 token endpoint (JWT-bearer grant
+//! The FCM HTTP v1 stand-in: Google's OAuth2 token endpoint (JWT-bearer grant
 //! with an RS256 service-account assertion) and `POST /v1/projects/{project}/messages:send`.
 //! See the crate docs for the full list of checks.
 

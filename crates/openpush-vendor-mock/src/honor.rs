@@ -1,4 +1,4 @@
-//! The Honor Push stand-in (vendors.md §4, §11): the IAM token endpoint and
+//! The Honor Push stand-in: the IAM token endpoint and
 //! `POST /api/v1/{appId}/sendMessage`, on one router (the real service splits them over
 //! `iam.developer.honor.com` and `push-api.cloud.honor.com`).
 //!
@@ -8,7 +8,7 @@
 //! # Checks, in order
 //!
 //! **`POST /auth/token`** and **`POST /auth/realms/developer/protocol/openid-connect/token`**
-//! (both paths are in use, vendors.md §4): body `application/x-www-form-urlencoded` with
+//! (both paths are in use): body `application/x-www-form-urlencoded` with
 //! `grant_type=client_credentials`, `client_id`, `client_secret`. The IAM service is Keycloak
 //! (its path shows it), so errors are Keycloak's (inferred): wrong content type or missing
 //! field 400 `invalid_request`; another grant 400 `unsupported_grant_type`; unknown client 401

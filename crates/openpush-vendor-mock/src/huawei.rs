@@ -1,4 +1,4 @@
-//! The Huawei Push Kit stand-in, HMS Core v1 server API (vendors.md §3, §11): the OAuth2 token
+//! The Huawei Push Kit stand-in, HMS Core v1 server API: the OAuth2 token
 //! endpoint `POST /oauth2/v3/token` and `POST /v1/{appId}/messages:send`, on one router (the real
 //! service splits them over `oauth-login.cloud.huawei.com` and `push-api.cloud.huawei.com`; a
 //! client pointed at the mock with one base URL posts both here).

@@ -1,5 +1,5 @@
-//! Faithful local stand-ins for the vendor push services (contract: `shared/spec/vendors.md`,
-//! §1–§8 and §11 "what each mock must check"), for tests, benchmarks and
+//! Faithful local stand-ins for the vendor push services, checking every request the way the
+//! vendor does and answering with the vendor's codes, for tests, benchmarks and
 //! `openpush mock-vendors`: APNs and FCM HTTP v1 (documented below), and [`huawei`],
 //! [`honor`], [`xiaomi`], [`oppo`], [`vivo`] and [`meizu`] (each module documents its checks).
 //! [`MockVendors`] runs all eight, each on its own port; [`MockServer`] serves one.
@@ -7,8 +7,8 @@
 //! # Decisions
 //!
 //! * **Transport.** APNs is served over **HTTP/2 only**, by default **cleartext with prior
-//!   knowledge (h2c)** on 127.0.0.1. vendors.md §1.6 allows h2c ("h2c prior knowledge for
-//!   simplest tests, or TLS+ALPN h2") and it needs no certificate handling in the clients under
+//!   knowledge (h2c)** on 127.0.0.1. h2c is enough for tests (TLS with ALPN `h2` is the other
+//!   choice, below) and it needs no certificate handling in the clients under
 //!   test: a real client only swaps its base URL (`https://api.push.apple.com` →
 //!   `http://127.0.0.1:port`) and keeps its HTTP/2 code. An HTTP/1.1 request is a connection
 //!   error (the hyper HTTP/2 server sees a bad preface), just as APNs refuses HTTP/1.1.

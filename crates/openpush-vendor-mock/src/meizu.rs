@@ -1,4 +1,4 @@
-//! The Meizu (Flyme) push stand-in (vendors.md §8, §11):
+//! The Meizu (Flyme) push stand-in:
 //! `POST /garcia/api/server/push/varnished/pushByPushId` (notification-bar messages by pushId),
 //! served over HTTP/1.1 and h2c.
 //!

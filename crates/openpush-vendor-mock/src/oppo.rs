@@ -1,11 +1,11 @@
-//! The OPPO Push (OPUSH) stand-in (vendors.md §6, §11): `POST /server/v1/auth`, unicast, and the
+//! The OPPO Push (OPUSH) stand-in: `POST /server/v1/auth`, unicast, and the
 //! two-step broadcast (`save_message_content` then `broadcast`). Every call is
 //! `application/x-www-form-urlencoded` and every answer is HTTP 200 with
 //! `{"code": n, "message": "…", "data": …}` (scripted HTTP errors aside).
 //!
 //! # Codes
 //!
-//! vendors.md verifies only 0, 11 and 10000; the others are OPPO's public return-code table as
+//! Codes 0, 11 and 10000 are verified; the others are OPPO's public return-code table as
 //! remembered, marked **(inferred)**:
 //!
 //! | code | meaning |

@@ -1,4 +1,4 @@
-//! The vivo Push stand-in (vendors.md §7, §11): `POST /message/auth`, single send
+//! The vivo Push stand-in: `POST /message/auth`, single send
 //! (`/message/send`) and the list push (`/message/saveListPayload` then `/message/pushToList`).
 //! Bodies are JSON; answers are HTTP 200 with `{"result": n, "desc": "…", …}` (scripted HTTP
 //! errors aside).
@@ -42,8 +42,8 @@
 //! `timeToLive` 60..=604800 s; `networkType` -1 or 1; `classification` 0 or 1; `category` one of
 //! vivo's categories and of the `classification`'s kind when both are given (system: IM, ACCOUNT,
 //! TODO, DEVICE_REMINDER, ORDER, SUBSCRIPTION; operational: NEWS, CONTENT, MARKETING, SOCIAL)
-//! (inferred from easemob-push-api.md §4.11); `clientCustomMap` an object of strings, at most
-//! [`VivoMockConfig::custom_map_max_pairs`] (10) pairs and
+//! (inferred from the categories Easemob documents for its `vivo` block); `clientCustomMap` an
+//! object of strings, at most [`VivoMockConfig::custom_map_max_pairs`] (10) pairs and
 //! [`VivoMockConfig::custom_map_max_chars`] (1024) characters of keys and values together;
 //! `extra.callback` ≤ 128, `extra["callback.param"]` ≤ 64; `notifyId` 1..=2147483647;
 //! `pushMode` 0 or 1. Violations are 10050 (missing) or 10051.

@@ -1,4 +1,4 @@
-//! The Xiaomi MiPush stand-in (vendors.md §5, §11): `POST /v3/message/regid` (multi-package)
+//! The Xiaomi MiPush stand-in: `POST /v3/message/regid` (multi-package)
 //! and `POST /v2/message/regid`, served over HTTP/1.1 and h2c.
 //!
 //! Every answer is HTTP 200 with Xiaomi's JSON body `{"result":"ok"|"error","code",

@@ -1,4 +1,4 @@
-//! The APNs mock rejects what APNs rejects and accepts a good push (vendors.md §1, §11).
+//! The APNs mock rejects what APNs rejects and accepts a good push.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};

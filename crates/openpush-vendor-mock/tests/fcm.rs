@@ -1,4 +1,4 @@
-//! The FCM HTTP v1 mock rejects what Google rejects and accepts a good message (vendors.md §2, §11).
+//! The FCM HTTP v1 mock rejects what Google rejects and accepts a good message.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

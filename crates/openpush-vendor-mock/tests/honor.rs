@@ -1,4 +1,4 @@
-//! The Honor mock accepts what Honor accepts and refuses what it refuses (vendors.md §4, §11),
+//! The Honor mock accepts what Honor accepts and refuses what it refuses,
 //! driven by hand-built requests as a Honor SDK sends them.
 
 use std::sync::Arc;

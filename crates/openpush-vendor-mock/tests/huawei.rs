@@ -1,5 +1,5 @@
-//! The Huawei mock accepts what Huawei accepts and refuses what it refuses, with Huawei's codes
-//! (vendors.md §3, §11), driven by hand-built requests as an HMS SDK sends them.
+//! The Huawei mock accepts what Huawei accepts and refuses what it refuses, with Huawei's codes,
+//! driven by hand-built requests as an HMS SDK sends them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

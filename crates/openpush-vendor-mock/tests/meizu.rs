@@ -1,5 +1,5 @@
 //! The Meizu push mock, driven by hand-built, hand-signed requests as Meizu's SDK sends them:
-//! it accepts a correct request and answers each mistake with Meizu's code (vendors.md §8, §11).
+//! it accepts a correct request and answers each mistake with Meizu's code.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

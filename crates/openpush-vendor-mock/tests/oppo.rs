@@ -1,5 +1,5 @@
-//! The OPPO mock accepts what OPPO accepts and refuses the rest with OPPO's codes (vendors.md §6,
-//! §11), driven by hand-built form requests as an OPPO SDK sends them.
+//! The OPPO mock accepts what OPPO accepts and refuses the rest with OPPO's codes,
+//! driven by hand-built form requests as an OPPO SDK sends them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

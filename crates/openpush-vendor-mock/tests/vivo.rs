@@ -1,5 +1,5 @@
-//! The vivo mock accepts what vivo accepts and refuses the rest with vivo's result codes
-//! (vendors.md §7, §11), driven by hand-built JSON requests as a vivo SDK sends them.
+//! The vivo mock accepts what vivo accepts and refuses the rest with vivo's result codes,
+//! driven by hand-built JSON requests as a vivo SDK sends them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,5 +1,5 @@
 //! The Xiaomi MiPush mock, driven by hand-built requests as a vendor SDK sends them: it accepts
-//! a correct request and answers each mistake with Xiaomi's code (vendors.md §5, §11).
+//! a correct request and answers each mistake with Xiaomi's code.
 
 use std::sync::Arc;
 

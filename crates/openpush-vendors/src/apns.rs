@@ -1,4 +1,4 @@
-//! Apple Push Notification service client (vendors.md §1): `POST {base}/3/device/{token}` over
+//! Apple Push Notification service client: `POST {base}/3/device/{token}` over
 //! one HTTP/2 connection with many concurrent streams, ES256 provider-token auth.
 //!
 //! * Transport: reqwest with HTTP/2 only. An `https://` base URL uses TLS (rustls, webpki roots,
@@ -7,7 +7,7 @@
 //! * Provider token: signed once and reused for at most [`ApnsOptions::token_ttl`] (default
 //!   50 minutes, inside Apple's 20–60 minute window), then re-signed. The cache sits behind a
 //!   `parking_lot` mutex that is only held to read or replace it, never across an `.await`.
-//! * Classification (§1.4, §1.5, §9): 200 → `Sent`; 410 and 400 `BadDeviceToken` /
+//! * Classification: 200 → `Sent`; 410 and 400 `BadDeviceToken` /
 //!   `DeviceTokenNotForTopic` → `TokenDead`; other 4xx payload/header problems → `Rejected`;
 //!   403 → re-sign the provider token once and retry, then `Error` (auth); 429
 //!   `TooManyProviderTokenUpdates` → `Error` at once; 429 `TooManyRequests`, 500, 503 and network
@@ -452,7 +452,8 @@ fn is_uuid(s: &str) -> bool {
     uuid::Uuid::try_parse(s).is_ok() && s.len() == 36
 }
 
-/// The `EPush` key: `{"provider":"APNS","report":{"task_id":…}}` (easemob-push-api.md §4.14).
+/// The `EPush` key: `{"provider":"APNS","report":{"task_id":…}}`, Easemob's custom key that
+/// lets the device report a task push's arrival and click.
 pub(crate) fn epush(provider: &str, task_id: i64) -> Value {
     json!({"provider": provider, "report": {"task_id": task_id}})
 }

@@ -1,11 +1,11 @@
-//! Firebase Cloud Messaging HTTP v1 client (vendors.md §2).
+//! Firebase Cloud Messaging HTTP v1 client.
 //!
 //! * Auth: an OAuth2 access token from the service account's `token_uri` by the JWT-bearer grant
 //!   (RS256 assertion with `iss`, `scope`, `aud`, `iat`, `exp`), cached until one minute before it
 //!   expires. Refreshes are single-flight: one request to the token endpoint however many sends
 //!   need a token at once.
 //! * Send: `POST {base}/v1/projects/{project}/messages:send`, one request per token.
-//! * Classification (§2.4, §9): 200 → `Sent {raw: {"name": …}}`; 404 / `UNREGISTERED` and 400
+//! * Classification: 200 → `Sent {raw: {"name": …}}`; 404 / `UNREGISTERED` and 400
 //!   "not a valid FCM registration token" → `TokenDead`; `SENDER_ID_MISMATCH` and other 400s →
 //!   `Rejected`; 401 `UNAUTHENTICATED` → fetch a new access token once and retry, then `Error`;
 //!   401 `THIRD_PARTY_AUTH_ERROR` (the APNs/web-push credential stored at Google) → `Error` without

@@ -1,5 +1,5 @@
-//! Honor Push client (vendors.md §4, §9; Easemob mapping easemob-push-api.md §4.8). Honor's
-//! server API is derived from Huawei's, with camelCase JSON.
+//! Honor Push client, sending the pushMessage with its `honor` block. Honor's server API is
+//! derived from Huawei's, with camelCase JSON.
 //!
 //! * Auth: OAuth2 client credentials, `POST https://iam.developer.honor.com/auth/token` (form
 //!   `grant_type=client_credentials&client_id&client_secret`) → `{"access_token","expires_in"}`,
@@ -10,15 +10,15 @@
 //! * Send: `POST {base}/api/v1/{appId}/sendMessage` with `Authorization: Bearer <token>`,
 //!   `timestamp: <epoch ms>` and `Content-Type: application/json; charset=UTF-8`; body
 //!   `{"notification", "data", "android", "token": […]}` with at most
-//!   [`MAX_TOKENS_PER_REQUEST`] tokens (Honor documents no limit; Huawei's 1000 is assumed,
-//!   vendors.md §4 (inferred)). A message over [`MAX_MESSAGE_BYTES`] without its tokens is refused
+//!   [`MAX_TOKENS_PER_REQUEST`] tokens (Honor documents no limit; Huawei's 1000 is assumed
+//!   (inferred)). A message over [`MAX_MESSAGE_BYTES`] without its tokens is refused
 //!   locally (`Rejected`, no request; the 4 KB limit is Huawei's, assumed for Honor (inferred)).
 //! * Classification, by the numeric `code` of the answer, else the HTTP status:
 //!   - `200` and `80100000` (partial) → tokens in `data.expireTokens` are `TokenDead`, tokens in
 //!     `data.failTokens` `Rejected`, the rest `Sent`; `80300007` (all tokens invalid) → the same
 //!     split, and every token when the lists are empty `TokenDead`;
 //!   - `80200001`, `80200003` or HTTP 401 → a new access token, the request sent once more;
-//!     a second refusal is `Error` (vendors.md §9: 401 (inferred));
+//!     a second refusal is `Error` (the 401 case is inferred: Honor does not document it);
 //!   - `81000001`, HTTP 429 and 5xx and network errors → backoff with jitter honouring
 //!     `Retry-After`, bounded, then `Error`;
 //!   - `80300002`, HTTP 403/404 and token-endpoint refusals (bad client secret) → `Error`;

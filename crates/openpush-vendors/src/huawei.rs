@@ -1,5 +1,5 @@
-//! Huawei Push Kit client, HMS Core v1 server API (vendors.md §3, §9; Easemob mapping
-//! easemob-push-api.md §4.7).
+//! Huawei Push Kit client, HMS Core v1 server API, sending the pushMessage with its `huawei`
+//! block.
 //!
 //! * Auth: OAuth2 client credentials. `POST https://oauth-login.cloud.huawei.com/oauth2/v3/token`
 //!   (form `grant_type=client_credentials&client_id&client_secret`) answers
@@ -13,7 +13,7 @@
 //!   that allows and runs them concurrently (at most `max_concurrency` requests in flight per
 //!   client). The message without its tokens must fit [`MAX_MESSAGE_BYTES`]; a bigger one is
 //!   refused locally (`Rejected`, no request).
-//! * Classification (§3.3, §3.4, §9), by the `code` string of the answer, else the HTTP status:
+//! * Classification, by the `code` string of the answer, else the HTTP status:
 //!   - `80000000` → every token `Sent`;
 //!   - `80100000` (partial) → the tokens in `msg`'s `illegal_tokens` are `TokenDead`, the rest
 //!     `Sent`; `80300007` (all tokens invalid) → every token `TokenDead`;

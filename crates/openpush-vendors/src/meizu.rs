@@ -1,4 +1,4 @@
-//! Meizu (Flyme) push client (vendors.md §8, §9; Easemob mapping easemob-push-api.md §4.12).
+//! Meizu (Flyme) push client, sending the pushMessage with its `meizu` block.
 //!
 //! * Send: `POST {base}/garcia/api/server/push/varnished/pushByPushId` (notification-bar
 //!   messages), `application/x-www-form-urlencoded;charset=UTF-8`, fields `appId`, `pushIds`
@@ -39,7 +39,7 @@ use crate::VendorOutcome;
 pub const MEIZU_URL: &str = "https://server-api-push.meizu.com";
 /// Notification-bar push by pushId.
 pub const SEND_PATH: &str = "/garcia/api/server/push/varnished/pushByPushId";
-/// Most pushIds per request (vendors.md §8; an older revision of Meizu's doc says 1000).
+/// Most pushIds per request: 100, the safe figure (an older revision of Meizu's doc says 1000).
 pub const MAX_PUSH_IDS: usize = 100;
 /// Longest `noticeBarInfo.title`, in characters.
 pub const TITLE_MAX: usize = 32;

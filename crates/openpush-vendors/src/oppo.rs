@@ -1,4 +1,4 @@
-//! OPPO Push (OPUSH) client (vendors.md §6, §9).
+//! OPPO Push (OPUSH) client.
 //!
 //! * Auth: `POST {base}/server/v1/auth`, form `app_key`, `timestamp` (ms),
 //!   `sign = lowercase_hex(sha256(app_key + timestamp + master_secret))`. The `auth_token` lives

@@ -1,5 +1,5 @@
-//! Retry policy shared by the vendor clients: exponential backoff with full jitter, honouring a
-//! vendor's `Retry-After` (vendors.md §9: "1 s, 2 s, 4 s … capped, honour Retry-After").
+//! Retry policy shared by the vendor clients: exponential backoff with full jitter (the delay
+//! doubles per attempt, up to a cap), honouring a vendor's `Retry-After`.
 
 use std::time::Duration;
 

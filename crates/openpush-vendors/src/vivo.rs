@@ -1,4 +1,4 @@
-//! vivo Push client (vendors.md §7, §9).
+//! vivo Push client.
 //!
 //! * Auth: `POST {base}/message/auth` JSON `{"appId","appKey","timestamp","sign"}` with
 //!   `sign = lowercase_hex(md5(appId + appKey + timestamp + appSecret))`; `appId` goes as a JSON
@@ -59,7 +59,7 @@ const RESULT_OK: i64 = 0;
 const RESULT_AUTH_TOKEN_INVALID: i64 = 10000;
 const RESULT_REG_ID_INVALID: i64 = 10302;
 const QUOTA_RESULTS: [i64; 3] = [10070, 10252, 10254];
-/// Longest `requestId` vivo takes (easemob-push-api.md §4.11: at most 64 characters).
+/// Longest `requestId` vivo takes: 64 characters, as Easemob documents for its `vivo` block.
 const REQUEST_ID_MAX: usize = 64;
 const CONFIG_RESULTS: [i64; 5] = [10094, 10200, 10206, 10207, 10250];
 

@@ -1,4 +1,4 @@
-//! Xiaomi MiPush client (vendors.md §5, §9; Easemob mapping easemob-push-api.md §4.9).
+//! Xiaomi MiPush client, sending the pushMessage with its `xiaomi` block.
 //!
 //! * Auth: `Authorization: key=<AppSecret>` on every request (`key` in lower case). The
 //!   AppSecret never expires, so there is no token endpoint and nothing to refresh.
@@ -499,7 +499,7 @@ fn extra_string(v: &Value) -> String {
 ///   else `0`.
 /// * `payload` ← `xiaomi.payload`, else the top-level `ext` as JSON, else (pass-through only)
 ///   `{"title","content"}` as JSON — URL-encoded once before the form encoding, as Xiaomi's
-///   SDKs do (vendors.md §5.2 "payload (url-encoded)").
+///   SDKs do (Xiaomi documents `payload` as URL-encoded).
 /// * `notify_type`, `time_to_live` (ms; else `config.timeToLive` seconds × 1000),
 ///   `time_to_send`, `notify_id` ← the block's fields of the same meaning.
 /// * `extra.sound_uri` ← `sound`, `extra.ticker`, `extra.notify_foreground`,

@@ -1,4 +1,4 @@
-//! `openpush device`: a command-line device on the Easemob channel (device-protocol.md).
+//! `openpush device`: a command-line device on the Easemob channel (docs/device-protocol.md).
 //!
 //! It logs in as a user, connects as one device, and prints every notification as one JSON
 //! line on stdout (`{"id","task_id","push_msg_id","message","sent_at","expires_at"}`), acking
@@ -32,7 +32,7 @@ use tokio_tungstenite::tungstenite;
 
 use crate::signal::StopSignal;
 
-/// Close codes of device-protocol.md §5 that this command treats specially.
+/// Close codes (docs/device-protocol.md) that this command treats specially.
 const CLOSE_BAD_TOKEN: u16 = 4001;
 const CLOSE_REPLACED: u16 = 4009;
 

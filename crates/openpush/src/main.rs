@@ -115,7 +115,7 @@ enum AppCommand {
         #[arg(allow_hyphen_values = true)]
         value: String,
     },
-    /// Set an app's task limits (§3.9): tasks running at once, and tasks per creation window.
+    /// Set an app's task limits: tasks running at once, and tasks per creation window.
     /// Each takes a number or `default` (the server's setting); a flag left out keeps its value.
     TaskLimits {
         org: String,

@@ -1,4 +1,4 @@
-//! Push bindings (easemob-push-api.md §6.1, §6.2).
+//! Push bindings: bind or unbind a device's token to a notifier, and list a user's bindings.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -31,7 +31,7 @@ fn binding_json(b: &Binding) -> Value {
 }
 
 /// The binding endpoints answer with only `timestamp`, `entities`, `action` and `duration`,
-/// as Easemob's do (§1.3 b).
+/// as Easemob's do (its IM envelope, cut short).
 fn respond(ctx: &AppCtx, now_ms: i64, action: &str, bindings: &[Binding]) -> Response {
     Json(json!({
         "timestamp": now_ms,

@@ -1,5 +1,5 @@
 //! `GET /{org}/{app}/push/connect`: the Easemob channel's WebSocket upgrade
-//! (device-protocol.md §2). A user token in `Authorization: Bearer` or `?access_token=`.
+//! (docs/device-protocol.md). A user token in `Authorization: Bearer` or `?access_token=`.
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
@@ -55,7 +55,7 @@ const MAX_DEVICE_MESSAGE: usize = 64 * 1024;
     params(("org" = String, Path), ("app" = String, Path),
            ("device_id" = String, Query, description = "1–64 of [A-Za-z0-9_.:-], stable across reconnects"),
            ("access_token" = Option<String>, Query, description = "the user token, when the Authorization header cannot be set")),
-    responses((status = 101, description = "WebSocket: frames of device-protocol.md"),
+    responses((status = 101, description = "WebSocket: the frames of docs/device-protocol.md"),
                (status = 401, description = "missing, bad or expired user token"),
                (status = 400, description = "bad device_id"))
 )]

@@ -1,5 +1,6 @@
-//! Push labels (easemob-push-api.md §5): the label CRUD and label membership, with the limits
-//! of §5.1. Push-service envelope (§1.3 a).
+//! Push labels: the label CRUD and label membership, with Easemob's limits (label count,
+//! members per label, names and descriptions). Push-service envelope (`{timestamp, data,
+//! duration}`).
 
 use axum::extract::{Path, State};
 use axum::response::Response;

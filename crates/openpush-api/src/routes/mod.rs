@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 
-/// A number given as a JSON number or a numeric string (sdk-compat.md §5).
+/// A number given as a JSON number or a numeric string (SDKs send either).
 pub fn lenient_i64(field: &str, v: &Value) -> Result<i64, ApiError> {
     let n = match v {
         Value::Number(n) => n.as_i64(),
@@ -25,7 +25,7 @@ pub fn lenient_i64(field: &str, v: &Value) -> Result<i64, ApiError> {
     n.ok_or_else(|| ApiError::illegal_argument(format!("{field} must be an integer, got {v}")))
 }
 
-/// A boolean given as `true`/`false`, `1`/`0` or their string forms (sdk-compat.md §5).
+/// A boolean given as `true`/`false`, `1`/`0` or their string forms (SDKs send each).
 pub fn lenient_bool(field: &str, v: &Value) -> Result<bool, ApiError> {
     match v {
         Value::Bool(b) => Ok(*b),

@@ -1,4 +1,4 @@
-//! Pushes to users (easemob-push-api.md §3.1–§3.3): `/push/sync/{user}`,
+//! Pushes to users: `/push/sync/{user}`,
 //! `/push/async/{user}` and `/push/single`.
 
 use axum::extract::{Path, State};
@@ -22,10 +22,11 @@ pub struct PushRequest {
     /// User ids (1–100); `/push/single` only.
     #[serde(default)]
     pub targets: Option<Vec<String>>,
-    /// 0–4 (§2.2); default 2.
+    /// The push strategy, 0–4: 0 vendor then the Easemob channel, 1 the Easemob channel, 2 vendor
+    /// only, 3 the Easemob channel if online else vendor, 4 online devices only; default 2.
     #[schema(value_type = Option<i32>)]
     pub strategy: Option<Value>,
-    /// The notification (§4).
+    /// The notification (the pushMessage object).
     #[serde(rename = "pushMessage")]
     #[schema(value_type = Object)]
     pub push_message: Option<Value>,
@@ -52,7 +53,7 @@ fn target_user(raw: &str) -> Option<Username> {
     Username::parse(raw).ok()
 }
 
-/// `[ {pushStatus, data, desc} ]` per leg, as §3.1 shows.
+/// `[ {pushStatus, data, desc} ]` per leg, as Easemob's `/push/sync` example shows.
 fn legs_json(r: &TargetResult) -> Value {
     Value::Array(
         r.legs

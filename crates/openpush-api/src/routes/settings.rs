@@ -1,4 +1,4 @@
-//! Per-user push settings: batch push nickname (§6.4), do-not-disturb (§6.6), language (§6.7).
+//! Per-user push settings: batch push nickname, do-not-disturb, preferred language.
 
 use axum::extract::{Path, State};
 use axum::response::Response;

@@ -1,4 +1,4 @@
-//! Statistics per app and day (easemob-push-api.md §7): the offline-push result call of §7.2 and
+//! Statistics per app and day: Easemob's offline-push result call (`/push/data/offline-push`) and
 //! a fuller daily view (every channel, arrivals and clicks) that Easemob shows only in its
 //! console. Days are UTC; counters are written behind and fresh within about a second.
 
@@ -17,7 +17,7 @@ use crate::state::AppState;
 /// The longest range one call may ask for, in days.
 pub const MAX_DAYS: i64 = 366;
 
-/// §7.2's platform names and the channel each counts.
+/// The platform names of Easemob's offline-push result call and the channel each counts.
 const PLATFORMS: [(&str, &str); 8] = [
     ("APNS", "apns"),
     ("ANDROID", "fcm"),

@@ -1,4 +1,4 @@
-//! Notifications and push tasks (easemob-push-api.md §3.4–§3.9): create and query a
+//! Notifications and push tasks: create and query a
 //! notification, broadcast / list / label tasks (now or at `startDate`), list and read tasks,
 //! cancel one.
 
@@ -44,7 +44,8 @@ pub struct TaskRequest {
 
 const HOUR_MS: i64 = 3_600_000;
 
-/// `startDate` → epoch ms, checked against §3.4's window.
+/// `startDate` → epoch ms, checked against Easemob's window: at least `schedule_min_lead_secs`
+/// (one hour) and at most 30 days ahead.
 fn start_at(state: &AppState, start_date: Option<&str>) -> ApiResult<i64> {
     let now = state.now_ms();
     let Some(s) = start_date.filter(|s| !s.trim().is_empty()) else {
@@ -212,7 +213,7 @@ async fn create(
 
 #[utoipa::path(post, path = "/{org}/{app}/push/message", tag = "tasks",
     params(("org" = String, Path), ("app" = String, Path)),
-    request_body(content = Object, description = "the bare pushMessage (§4), not wrapped"),
+    request_body(content = Object, description = "the bare pushMessage, not wrapped"),
     responses((status = 200, description = "`data`: the notification id (a number)"),
                (status = 400, description = "MessageException")))]
 pub async fn create_message(
@@ -244,8 +245,8 @@ pub async fn get_message(
     message_answer(&state, &ctx, &id).await
 }
 
-/// The same query by POST (the doc's heading says POST, its example GET); the body may be
-/// absent, empty or `{}` (sdk-compat.md §8) and is ignored.
+/// The same query by POST (Easemob's doc says POST in its heading, GET in its example); the
+/// body may be absent, empty or `{}`, as SDKs send it, and is ignored.
 #[utoipa::path(post, path = "/{org}/{app}/push/message/{id}", tag = "tasks",
     params(("org" = String, Path), ("app" = String, Path), ("id" = i64, Path)),
     responses((status = 200, description = "as GET")))]
@@ -280,7 +281,7 @@ async fn message_answer(state: &AppState, ctx: &AppCtx, id: &str) -> ApiResult<R
     params(("org" = String, Path), ("app" = String, Path)),
     request_body = TaskRequest,
     responses((status = 200, description = "`data`: the task id (a bare number)"),
-               (status = 403, description = "LimitException: task limits (§3.9)")))]
+               (status = 403, description = "LimitException: the app's task limits")))]
 pub async fn create_broadcast(
     State(state): State<AppState>,
     ctx: AppCtx,
@@ -485,7 +486,7 @@ pub async fn cancel_task(
     Ok(envelope::push(&ctx, state.now_ms(), data, &[]))
 }
 
-/// A device's report on a vendor-channel notification (device-protocol.md §6).
+/// A device's report on a vendor-channel notification: it arrived, or the user clicked it.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ReportRequest {
     /// From the notification's `EPush.report.task_id` (number or numeric string).

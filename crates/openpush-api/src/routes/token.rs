@@ -1,5 +1,5 @@
-//! `POST /{org}/{app}/token`: app tokens (`client_credentials`, §1.2) and user tokens
-//! (`password`, device-protocol.md §1).
+//! `POST /{org}/{app}/token`: app tokens (`client_credentials`) and user tokens (`password`, for
+//! devices on the Easemob channel).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -31,8 +31,8 @@ pub struct TokenRequest {
 }
 
 /// What `expires_in` says for a token that never expires: the largest value a signed 32-bit
-/// reader takes (sdk-compat.md §7), about 68 years, so SDKs that refresh "before expiry" do not
-/// refresh on every call.
+/// reader takes (SDKs read it into a 32-bit int), about 68 years, so SDKs that refresh
+/// "before expiry" do not refresh on every call.
 pub const NEVER_EXPIRES_IN: i64 = i32::MAX as i64;
 
 fn ttl_secs(state: &AppState, ttl: Option<&Value>) -> ApiResult<u64> {

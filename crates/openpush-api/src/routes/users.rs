@@ -1,4 +1,4 @@
-//! IM users (easemob-push-api.md §6.0, §6.3, §6.5): register, list, get, update, delete.
+//! IM users: register, list, get, update, delete.
 
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -17,7 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{from_value, AppCtx, JsonBody, JsonValue, QueryMap};
 use crate::state::AppState;
 
-/// The user entity: Easemob's fields plus `pushInfo` (note `device_Id`, sdk-compat.md §11).
+/// The user entity: Easemob's fields plus `pushInfo` (note `device_Id`, spelled as SDKs read it).
 pub fn user_entity(u: &User, bindings: &[Binding]) -> Value {
     let push_info: Vec<Value> = bindings
         .iter()
@@ -261,7 +261,7 @@ pub async fn get_user(
     Ok(im.entities(vec![user_entity(&user, &bindings)], &[("count", json!(1))]))
 }
 
-/// Fields of `PUT /users/{username}`. Numbers and strings interchange (sdk-compat.md §5).
+/// Fields of `PUT /users/{username}`. Numbers and strings interchange, as SDKs send either.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UpdateUserRequest {
     pub nickname: Option<String>,

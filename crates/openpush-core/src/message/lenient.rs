@@ -1,7 +1,7 @@
 //! Lenient readers for fields that Easemob's SDKs send in more than one JSON form.
 //!
 //! The Java push SDK types every vendor block as `Map<String, Object>`, so callers put in whatever
-//! their code holds: `"1"` or `1` for an Int, `"true"`, `true` or `1` for a Bool (sdk-compat.md §5).
+//! their code holds: `"1"` or `1` for an Int, `"true"`, `true` or `1` for a Bool.
 //! Each reader here accepts the forms listed on it and yields the documented type, which is what
 //! the message serialises back to. `null` reads as absent everywhere.
 //!

@@ -1,4 +1,4 @@
-//! The `pushMessage` object (easemob-push-api.md §4): what to show, and how, on every channel.
+//! Easemob's `pushMessage` object: what to show, and how, on every channel.
 //!
 //! [`PushMessage::parse`] is the only way to build one. It reads the JSON leniently where
 //! Easemob's SDKs differ (numbers as strings and back, `true`/`"true"`/`1`, `sub_title` and
@@ -50,7 +50,7 @@ pub const EXT_MAX_JSON: usize = 1024;
 const AT: &str = "pushMessage";
 
 // =============================================================================================
-// config (§4.2)
+// config
 
 wire_struct! {
     /// `config`: tap action and badge, for every channel that supports them.
@@ -88,7 +88,7 @@ wire_struct! {
 }
 
 // =============================================================================================
-// easemob (§4.3)
+// easemob
 
 int_enum! {
     /// `easemob.operation.type`: what a tap does on the Easemob channel.

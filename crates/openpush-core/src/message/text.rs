@@ -1,11 +1,12 @@
 //! Counting text the way the push limits count it.
 //!
-//! Easemob states most limits in "characters"; a few add that "each CJK character counts as 2"
-//! (easemob-push-api.md §4.1, §4.11). We count Unicode scalar values, not UTF-16 units or bytes,
-//! and a "CJK character" is any character of East Asian Width Wide or Fullwidth (UAX #11): Han,
-//! kana, Hangul, fullwidth forms and CJK punctuation, and wide emoji. The table below is generated
-//! from the Unicode 14 character database, restricted to assigned characters plus the whole CJK
-//! ideograph blocks (whose unassigned code points UAX #11 also defaults to Wide).
+//! Easemob states most limits in "characters"; a few (the top-level title and content, the `vivo`
+//! block) add that "each CJK character counts as 2". We count Unicode scalar values, not UTF-16
+//! units or bytes, and a "CJK character" is any character of East Asian Width Wide or Fullwidth
+//! (UAX #11): Han, kana, Hangul, fullwidth forms and CJK punctuation, and wide emoji. The table
+//! below is generated from the Unicode 14 character database, restricted to assigned characters
+//! plus the whole CJK ideograph blocks (whose unassigned code points UAX #11 also defaults to
+//! Wide).
 
 /// How a limit counts characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

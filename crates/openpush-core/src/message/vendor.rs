@@ -1,4 +1,5 @@
-//! The vendor blocks of a `pushMessage` (easemob-push-api.md §4.4–§4.13).
+//! The vendor blocks of a `pushMessage`: `apns`, `fcm`, `fcmV1`, `huawei`, `honor`, `xiaomi`,
+//! `oppo`, `vivo`, `meizu` and `harmonyOS`.
 //!
 //! Each block overrides the generic fields for its channel. Fields keep the documented camelCase
 //! names; anything a block does not model stays in its `other` map and is sent back as it came.
@@ -20,7 +21,7 @@ use super::Object;
 // Enumerations
 
 int_enum! {
-    /// `apns.priority` (§4.4), sent as the `apns-priority` header.
+    /// `apns.priority`, sent as the `apns-priority` header.
     pub enum ApnsPriority {
         /// 5: delivered at a time that saves power.
         PowerAware = 5,
@@ -30,7 +31,7 @@ int_enum! {
 }
 
 string_enum! {
-    /// `apns.pushType` (§4.4), sent as the `apns-push-type` header. Default `alert`.
+    /// `apns.pushType`, sent as the `apns-push-type` header. Default `alert`.
     pub enum ApnsPushType {
         Alert = "alert",
         Background = "background",
@@ -38,7 +39,7 @@ string_enum! {
 }
 
 string_enum! {
-    /// `apns.interruptionLevel` (§4.4).
+    /// `apns.interruptionLevel`.
     pub enum InterruptionLevel {
         Active = "ACTIVE",
         Critical = "CRITICAL",
@@ -48,7 +49,7 @@ string_enum! {
 }
 
 string_enum! {
-    /// `apns.liveActivityEvent` (§4.4).
+    /// `apns.liveActivityEvent`.
     pub enum LiveActivityEvent {
         Start = "START",
         Update = "UPDATE",
@@ -57,7 +58,7 @@ string_enum! {
 }
 
 string_enum! {
-    /// `fcm.priority` (legacy FCM, §4.5).
+    /// `fcm.priority` (legacy FCM).
     pub enum FcmPriority {
         Normal = "normal",
         High = "high",
@@ -65,7 +66,7 @@ string_enum! {
 }
 
 string_enum! {
-    /// `fcmV1.type` (§4.6): which parts of the FCM message to send.
+    /// `fcmV1.type`: which parts of the FCM message to send.
     pub enum FcmV1Type {
         Both = "BOTH",
         Data = "DATA",
@@ -74,7 +75,7 @@ string_enum! {
 }
 
 string_enum! {
-    /// `fcmV1.androidConfig.priority` (§4.6).
+    /// `fcmV1.androidConfig.priority`.
     pub enum AndroidPriority {
         Normal = "NORMAL",
         High = "HIGH",
@@ -82,7 +83,7 @@ string_enum! {
 }
 
 string_enum! {
-    /// `importance` of a Huawei or Honor notification (§4.7, §4.8).
+    /// `importance` of a Huawei or Honor notification.
     pub enum Importance {
         Low = "LOW",
         Normal = "NORMAL",
@@ -90,7 +91,7 @@ string_enum! {
 }
 
 string_enum! {
-    /// `huawei.message.android.notification.visibility` (§4.7).
+    /// `huawei.message.android.notification.visibility`.
     pub enum Visibility {
         Unspecified = "VISIBILITY_UNSPECIFIED",
         Public = "PUBLIC",
@@ -100,7 +101,7 @@ string_enum! {
 }
 
 // =============================================================================================
-// APNs (§4.4)
+// APNs
 
 wire_struct! {
     /// `apns`: options for Apple's push service.
@@ -163,7 +164,7 @@ impl Check for Apns {
 }
 
 // =============================================================================================
-// FCM legacy (§4.5)
+// FCM legacy
 
 /// Four weeks in seconds: the longest FCM time to live.
 pub const FCM_MAX_TTL_SECS: u64 = 2_419_200;
@@ -227,7 +228,7 @@ impl Check for Fcm {
 }
 
 // =============================================================================================
-// FCM HTTP v1 (§4.6)
+// FCM HTTP v1
 
 wire_struct! {
     /// `fcmV1`: options for the FCM HTTP v1 API.
@@ -365,7 +366,7 @@ fn seconds(s: &str) -> Option<f64> {
 }
 
 // =============================================================================================
-// Huawei (§4.7)
+// Huawei
 
 wire_struct! {
     /// `huawei`: options for Huawei Push Kit.
@@ -648,7 +649,7 @@ impl Check for HuaweiButton {
 }
 
 // =============================================================================================
-// Honor (§4.8)
+// Honor
 
 wire_struct! {
     /// `honor`: options for Honor Push.
@@ -767,7 +768,7 @@ impl Check for HonorBadge {
 }
 
 // =============================================================================================
-// Xiaomi (§4.9)
+// Xiaomi
 
 /// Every bit `xiaomi.callbackType` may combine.
 const XIAOMI_CALLBACK_BITS: i32 = 1 | 2 | 16 | 32 | 64 | 128 | 1024;
@@ -853,7 +854,7 @@ impl Check for Xiaomi {
 }
 
 // =============================================================================================
-// OPPO (§4.10)
+// OPPO
 
 wire_struct! {
     /// `oppo`: options for OPPO Push.
@@ -922,7 +923,7 @@ impl Check for Oppo {
 }
 
 // =============================================================================================
-// vivo (§4.11)
+// vivo
 
 wire_struct! {
     /// `vivo`: options for vivo Push.
@@ -1005,7 +1006,7 @@ impl Check for VivoExtra {
 }
 
 // =============================================================================================
-// Meizu (§4.12)
+// Meizu
 
 wire_struct! {
     /// `meizu`: options for Meizu Push.
@@ -1070,7 +1071,7 @@ impl Check for Meizu {
 }
 
 // =============================================================================================
-// HarmonyOS (§4.13)
+// HarmonyOS
 
 wire_struct! {
     /// `harmonyOS`: options for HarmonyOS Push Kit.
