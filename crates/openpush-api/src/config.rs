@@ -22,6 +22,7 @@ pub struct Config {
     pub limits: Limits,
     pub rate_limits: RateLimits,
     pub gateway: openpush_gateway::GatewayConfig,
+    pub send_queue: SendQueueConfig,
 }
 
 impl Default for Config {
@@ -35,6 +36,61 @@ impl Default for Config {
             limits: Limits::default(),
             rate_limits: RateLimits::default(),
             gateway: openpush_gateway::GatewayConfig::default(),
+            send_queue: SendQueueConfig::default(),
+        }
+    }
+}
+
+/// The send queue: vendor legs answered for before they are sent (`/push/async`,
+/// `/push/single`, task pages), drained by a worker per (app, notifier).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SendQueueConfig {
+    /// Attempts before a leg whose vendor never answered (down, timing out) ends as failed.
+    /// Default: 20.
+    pub max_attempts: u32,
+    /// Wait after the first failed attempt, in milliseconds; it doubles per attempt (with
+    /// jitter). Default: 1000.
+    pub backoff_base_ms: u64,
+    /// Longest wait between attempts, in seconds. Default: 600.
+    pub backoff_max_secs: u64,
+    /// How long a claimed leg is leased, in seconds; one still unanswered after that is claimed
+    /// again. Default: 120.
+    pub lease_secs: u64,
+    /// Legs a worker claims at once. Default: 500.
+    pub claim_batch: u32,
+    /// Claims a worker keeps in flight at once. Default: 8.
+    pub claims_in_flight: usize,
+}
+
+impl Default for SendQueueConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 20,
+            backoff_base_ms: 1000,
+            backoff_max_secs: 600,
+            lease_secs: 120,
+            claim_batch: 500,
+            claims_in_flight: 8,
+        }
+    }
+}
+
+impl SendQueueConfig {
+    /// The engine's settings for this node.
+    pub fn outbox(&self, node: i64) -> openpush_engine::OutboxConfig {
+        let lease = std::time::Duration::from_secs(self.lease_secs.max(2));
+        openpush_engine::OutboxConfig {
+            node,
+            claim_batch: self.claim_batch.max(1),
+            claims_in_flight: self.claims_in_flight.max(1),
+            lease,
+            // A vendor call gives up before its lease ends, so no other claim overlaps it.
+            send_timeout: lease.mul_f64(0.75),
+            max_attempts: self.max_attempts.max(1),
+            backoff_base: std::time::Duration::from_millis(self.backoff_base_ms),
+            backoff_max: std::time::Duration::from_secs(self.backoff_max_secs),
+            ..openpush_engine::OutboxConfig::default()
         }
     }
 }
@@ -290,6 +346,22 @@ replay_page = 256
 offline_retention_secs = 604800
 # Connection-table shards.
 hub_shards = 64
+
+[send_queue]
+# Vendor legs answered for before they are sent (/push/async, /push/single, task pages) are
+# committed to the store first and drained by a worker per (app, push certificate).
+# Attempts before a leg whose vendor never answered (down, timing out) ends as failed.
+max_attempts = 20
+# Wait after the first failed attempt, in milliseconds; it doubles per attempt (with jitter).
+backoff_base_ms = 1000
+# Longest wait between attempts, in seconds.
+backoff_max_secs = 600
+# How long a claimed leg is leased, in seconds; one still unanswered after that is claimed again.
+lease_secs = 120
+# Legs a worker claims at once.
+claim_batch = 500
+# Claims a worker keeps in flight at once.
+claims_in_flight = 8
 "#;
 
 #[cfg(test)]

@@ -296,7 +296,9 @@ impl Server {
             Arc::new(NotifierDispatch::new(store.clone())),
             clock.clone(),
             IdGenerator::new(0),
+            config.send_queue.outbox(0),
         ));
+        engine.start_outbox().await?;
         let runner = TaskRunner::start(
             engine.clone(),
             RunnerConfig {
@@ -304,7 +306,6 @@ impl Server {
                 page_size: config.limits.task_page_size,
                 poll: Duration::from_millis(500),
             },
-            engine.gateway.shutdown.clone(),
         );
         let state = AppState::new(
             store.clone(),
@@ -358,6 +359,11 @@ impl Server {
                 Ok(())
             }
         };
+        // Background work stops in order, each part within the grace period: tasks stop at
+        // their next page (checkpointed), vendor calls under way finish and are recorded, then
+        // the device connections close and the last writes land before the store closes.
+        self.state.runner.stop(grace).await;
+        self.state.engine.stop_outbox(grace).await;
         self.state.gateway.shutdown().await;
         self.state.engine.stopped().await;
         self.store.close().await;

@@ -91,7 +91,8 @@ async fn put_unknown_user_answers_required_property_not_found() {
 /// `/push/single` answers an accepted target as Easemob's example does:
 /// `{"id":…,"pushStatus":"ASYNC_SUCCESS","desc":"async success."}`. `/push/async/{user}` keeps
 /// its own example's `"success"`. Online-only legs (strategy 4) are done before the answer and
-/// say what happened: `SUCCESS` or `FAIL user offline`.
+/// say what happened: `SUCCESS` or `FAIL user offline`; so does a vendor strategy for a user
+/// with no push binding: `FAIL no push binding`.
 #[tokio::test]
 async fn push_single_desc_is_easemobs_async_success_text() {
     let s = TestServer::start().await;
@@ -101,6 +102,15 @@ async fn push_single_desc_is_easemobs_async_success_text() {
     let _on = Device::connect(&s.base, "o", "a", &token, "phone")
         .await
         .unwrap();
+    // "off" has a push binding (its vendor is unreachable; the leg waits in the send queue).
+    let (st, b) = s
+        .put(
+            &format!("{p}/users/off/push/binding"),
+            &t,
+            json!({"device_id": "off-phone", "notifier_name": "n", "device_token": "token-0123456789"}),
+        )
+        .await;
+    assert_eq!(st, OK, "{b}");
     let msg = json!({"title": "t", "content": "c"});
     for strategy in [0, 1, 2, 3] {
         let (st, b) = s
@@ -131,6 +141,17 @@ async fn push_single_desc_is_easemobs_async_success_text() {
         (&b["data"][0]["pushStatus"], &b["data"][0]["desc"]),
         (&json!("ASYNC_SUCCESS"), &json!("success")),
         "{b}"
+    );
+    let (_, b) = s
+        .post(
+            &format!("{p}/push/single"),
+            &t,
+            json!({"targets": ["on"], "strategy": 2, "pushMessage": msg}),
+        )
+        .await;
+    assert_eq!(
+        b["data"],
+        json!([{"id": "on", "pushStatus": "FAIL", "desc": "no push binding"}])
     );
     let (_, b) = s
         .post(

@@ -10,8 +10,12 @@ use openpush_gateway::batch::Batcher;
 use openpush_gateway::frames::PushFrame;
 use openpush_gateway::stats::Counts;
 use openpush_gateway::{Bus, Gateway, SendOutcome};
-use openpush_store::{App, Binding, ChannelMessage, Enqueue, PendingRow, Store, StoreError};
+use openpush_store::{
+    App, Binding, ChannelMessage, Enqueue, PendingRow, SendRow, Store, StoreError,
+};
 use openpush_vendors::{vendor_request_id, VendorDispatch, VendorOutcome};
+
+use crate::outbox::OutboxConfig;
 use serde_json::{json, Value};
 
 /// Whether the caller waits for the outcome of every channel (`/push/sync`) or only for the
@@ -101,6 +105,9 @@ pub struct Leg {
     pub status: TargetStatus,
     pub desc: String,
     pub data: Value,
+    /// In the send queue: its vendor has not answered yet. It is counted (in the app's daily
+    /// statistics and its task's counters) when it ends there.
+    pub queued: bool,
 }
 
 impl TargetResult {
@@ -138,7 +145,17 @@ fn leg(channel: &'static str, status: TargetStatus, desc: impl Into<String>, dat
         status,
         desc: desc.into(),
         data,
+        queued: false,
     }
+}
+
+fn easemob_leg(status: TargetStatus, c: &ChannelLeg) -> Leg {
+    leg(
+        EASEMOB,
+        status,
+        "success",
+        json!({"channel": "easemob", "online": c.online, "stored": c.stored}),
+    )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +178,8 @@ pub struct Engine {
     enqueue: Batcher<Enqueue>,
     /// Target lookups of concurrent pushes, read together.
     resolver: Batcher<Lookup, Resolved>,
+    /// The send queue's workers, one per (app, notifier) with queued legs.
+    pub(crate) outbox: crate::outbox::Outbox,
 }
 
 /// Which users exist, and (if asked) their known Easemob-channel devices.
@@ -204,6 +223,14 @@ async fn resolve_batch(store: &dyn Store, items: Vec<Lookup>) -> Result<Vec<Reso
 /// Pushes whose offline-queue writes share one transaction, at most.
 const ENQUEUE_BATCH: usize = 64;
 
+/// Easemob-channel copies planned for some users: the rows to store, and the copies that go
+/// out at once to a connected device (user, connection, delivery id).
+struct PlannedChannel {
+    users: Vec<Username>,
+    rows: Vec<PendingRow>,
+    live: Vec<(Username, Arc<str>, i64)>,
+}
+
 /// What the Easemob channel did for one user.
 struct ChannelLeg {
     online: usize,
@@ -227,6 +254,7 @@ impl Engine {
         vendors: Arc<dyn VendorDispatch>,
         clock: Arc<dyn Clock>,
         ids: IdGenerator,
+        outbox: OutboxConfig,
     ) -> Self {
         let writer = store.clone();
         let enqueue = Batcher::start(
@@ -260,6 +288,7 @@ impl Engine {
             ids,
             enqueue,
             resolver,
+            outbox: crate::outbox::Outbox::new(outbox),
         }
     }
 
@@ -351,24 +380,26 @@ impl Engine {
         } else {
             TargetStatus::AsyncSuccess
         };
-        if !channel_users.is_empty() {
-            let legs = self
-                .channel(app, &channel_users, &online, &devices, &prepared)
-                .await?;
-            for (u, c) in channel_users.iter().zip(legs) {
-                results.entry(u.clone()).or_default().push(leg(
-                    EASEMOB,
-                    status_ok,
-                    "success",
-                    json!({"channel": "easemob", "online": c.online, "stored": c.stored}),
-                ));
-            }
-        }
-
-        if !vendor_users.is_empty() {
-            let bindings = self.store.bindings_of(app.id, &vendor_users).await?;
-            match mode {
-                Mode::Wait => {
+        let bindings = if vendor_users.is_empty() {
+            Vec::new()
+        } else {
+            self.store.bindings_of(app.id, &vendor_users).await?
+        };
+        match mode {
+            Mode::Wait => {
+                if !channel_users.is_empty() {
+                    let planned = self.plan_channel(&channel_users, &online, &devices);
+                    let legs = self
+                        .write_channel(app, &prepared, planned, Vec::new())
+                        .await?;
+                    for (u, c) in channel_users.iter().zip(legs) {
+                        results
+                            .entry(u.clone())
+                            .or_default()
+                            .push(easemob_leg(status_ok, &c));
+                    }
+                }
+                if !vendor_users.is_empty() {
                     let legs = self
                         .vendor_legs(
                             app,
@@ -385,53 +416,69 @@ impl Engine {
                         results.entry(u).or_default().extend(l);
                     }
                 }
-                Mode::Accept => {
-                    // Accepted now; the vendor round trips (and their fallbacks) finish in the
-                    // background.
-                    for u in &vendor_users {
-                        results.entry(u.clone()).or_default().push(leg(
+            }
+            Mode::Accept => {
+                // Vendor legs go to the send queue, committed with the Easemob channel's copies
+                // in one transaction before the answer. A user with no binding is answered now:
+                // `no push binding`, and for strategies 0 and 3 the Easemob channel instead.
+                let fallback = matches!(
+                    strategy,
+                    Strategy::VendorThenEasemob | Strategy::OnlineEasemobElseVendor
+                );
+                let bound: HashSet<&Username> = bindings.iter().map(|b| &b.username).collect();
+                let mut to_channel = channel_users.clone();
+                for u in &vendor_users {
+                    if bound.contains(u) {
+                        let mut l = leg(
                             UNKNOWN_VENDOR,
                             TargetStatus::AsyncSuccess,
                             "success",
                             Value::String(String::new()),
+                        );
+                        l.queued = true;
+                        results.entry(u.clone()).or_default().push(l);
+                    } else {
+                        results.entry(u.clone()).or_default().push(leg(
+                            UNKNOWN_VENDOR,
+                            TargetStatus::Fail,
+                            "no push binding",
+                            Value::Null,
                         ));
-                    }
-                    let this = self.clone();
-                    let app = app.clone();
-                    let message = message.clone();
-                    tokio::spawn(async move {
-                        let prepared =
-                            this.prepare(&app, &message, origin.task_id, origin.push_msg_id);
-                        match this
-                            .vendor_legs(
-                                &app,
-                                strategy,
-                                &vendor_users,
-                                bindings,
-                                &message,
-                                &online,
-                                &devices,
-                                &prepared,
-                            )
-                            .await
-                        {
-                            Ok(legs) => this.tally(app.id, legs.iter().flat_map(|(_, l)| l)),
-                            Err(e) => {
-                                tracing::error!(error = %e, "background vendor push failed")
-                            }
+                        if fallback {
+                            to_channel.push(u.clone());
                         }
-                    });
+                    }
+                }
+                let sends: Vec<SendRow> = bindings
+                    .into_iter()
+                    .map(|b| SendRow {
+                        id: self.next_id(),
+                        username: b.username,
+                        device_id: b.device_id,
+                        notifier: b.notifier_name,
+                        device_token: b.device_token,
+                        fallback,
+                    })
+                    .collect();
+                let mut notifiers: Vec<String> = sends.iter().map(|r| r.notifier.clone()).collect();
+                let planned = self.plan_channel(&to_channel, &online, &devices);
+                let legs = self.write_channel(app, &prepared, planned, sends).await?;
+                for (u, c) in to_channel.iter().zip(legs) {
+                    results
+                        .entry(u.clone())
+                        .or_default()
+                        .push(easemob_leg(status_ok, &c));
+                }
+                notifiers.sort_unstable();
+                notifiers.dedup();
+                for n in notifiers {
+                    self.wake_sender(app.id, &n);
                 }
             }
         }
 
-        // Vendor legs still under way (async pushes) are counted when the vendor answers.
-        self.tally(
-            app.id,
-            results.values().flatten().filter(|l| {
-                !(l.channel == UNKNOWN_VENDOR && l.status == TargetStatus::AsyncSuccess)
-            }),
-        );
+        // Legs in the send queue are counted when they end there.
+        self.tally(app.id, results.values().flatten().filter(|l| !l.queued));
         Ok(targets
             .iter()
             .map(|t| TargetResult {
@@ -449,7 +496,7 @@ impl Engine {
     }
 
     /// Adds legs to the app's daily counters, per channel.
-    fn tally<'a>(&self, app_id: i64, legs: impl Iterator<Item = &'a Leg>) {
+    pub(crate) fn tally<'a>(&self, app_id: i64, legs: impl Iterator<Item = &'a Leg>) {
         let mut per: HashMap<&'static str, Counts> = HashMap::new();
         for l in legs {
             let c = per.entry(l.channel).or_default();
@@ -462,7 +509,7 @@ impl Engine {
         self.gateway.stats.add_many(app_id, per);
     }
 
-    fn next_id(&self) -> i64 {
+    pub(crate) fn next_id(&self) -> i64 {
         self.ids.next(&*self.clock)
     }
 
@@ -519,18 +566,14 @@ impl Engine {
     }
 
     /// Strategy 1 for a set of users: a stored copy per known device (or one kept for the
-    /// user's first device), written in one transaction, then sent to those online.
-    async fn channel(
+    /// user's first device), and which of them go out at once to a connected device.
+    fn plan_channel(
         &self,
-        app: &App,
         users: &[Username],
         online: &HashMap<Username, Vec<Arc<str>>>,
         known: &HashMap<Username, Vec<String>>,
-        p: &Prepared,
-    ) -> Result<Vec<ChannelLeg>, EngineError> {
-        let message_id = self.next_id();
+    ) -> PlannedChannel {
         let mut rows = Vec::new();
-        // (user, device, delivery id) for the online sends after the commit.
         let mut live: Vec<(Username, Arc<str>, i64)> = Vec::new();
         for u in users {
             let on = online.get(u).map(Vec::as_slice).unwrap_or(&[]);
@@ -562,6 +605,27 @@ impl Engine {
                 });
             }
         }
+        PlannedChannel {
+            users: users.to_vec(),
+            rows,
+            live,
+        }
+    }
+
+    /// Commits the planned copies and `sends` (vendor legs for the send queue) with their
+    /// message in one transaction (shared with concurrent pushes), then sends the copies for
+    /// connected devices. Returns what the Easemob channel did for each planned user.
+    async fn write_channel(
+        &self,
+        app: &App,
+        p: &Prepared,
+        planned: PlannedChannel,
+        sends: Vec<SendRow>,
+    ) -> Result<Vec<ChannelLeg>, EngineError> {
+        let PlannedChannel { users, rows, live } = planned;
+        if rows.is_empty() && sends.is_empty() {
+            return Ok(Vec::new());
+        }
         let stored_per_user: HashMap<&Username, usize> =
             rows.iter().fold(HashMap::new(), |mut m, r| {
                 *m.entry(&r.username).or_default() += 1;
@@ -574,7 +638,7 @@ impl Engine {
         self.enqueue
             .submit(Enqueue {
                 message: ChannelMessage {
-                    id: message_id,
+                    id: self.next_id(),
                     app_id: app.id,
                     task_id: p.task_id,
                     push_msg_id: p.push_msg_id,
@@ -583,7 +647,7 @@ impl Engine {
                     expires_at: p.expires_at,
                 },
                 rows,
-                sends: Vec::new(),
+                sends,
             })
             .await
             .map_err(EngineError::Queue)?;
@@ -679,15 +743,11 @@ impl Engine {
             })
             .collect();
         if !fallback.is_empty() {
-            let legs = self.channel(app, &fallback, online, known, p).await?;
+            let planned = self.plan_channel(&fallback, online, known);
+            let legs = self.write_channel(app, p, planned, Vec::new()).await?;
             for (u, c) in fallback.iter().zip(legs) {
                 if let Some((_, l)) = out.iter_mut().find(|(x, _)| x == u) {
-                    l.push(leg(
-                        EASEMOB,
-                        TargetStatus::Success,
-                        "success",
-                        json!({"channel": "easemob", "online": c.online, "stored": c.stored}),
-                    ));
+                    l.push(easemob_leg(TargetStatus::Success, &c));
                 }
             }
         }

@@ -1,8 +1,10 @@
 //! The task runner: starts scheduled tasks when they are due (at most `max_running` per app),
 //! pages through each task's targets, pushes each page through the strategy router, and
-//! checkpoints the cursor and counters after every page. Tasks found running at start (a
-//! crash) resume from their last checkpoint: no target is skipped, and at most the page in
-//! flight at the crash is sent twice.
+//! checkpoints the cursor and counters after every page. A page's vendor legs go to the send
+//! queue, so the cursor moves on without waiting for the slowest vendor; a task finishes when
+//! its last page is out and its last queued leg has ended. Tasks found running at start (a
+//! crash or a stop) resume from their last checkpoint: no target is skipped, and at most the
+//! page in flight at the crash is sent twice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +15,7 @@ use openpush_store::{Task, TaskKind, TaskStatus};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::router::{Engine, Mode, Origin, TargetResult, TargetStatus};
 
@@ -31,22 +34,49 @@ pub struct TaskRunner {
     engine: Arc<Engine>,
     config: RunnerConfig,
     wake: Notify,
+    /// The loop and every task it runs; [`TaskRunner::stop`] waits for them.
+    tasks: TaskTracker,
+    stop: CancellationToken,
+}
+
+/// Why a task's run ended early.
+enum Stopped {
+    /// The server is stopping: the task stays running and resumes at the next start.
+    Shutdown,
+    Failed(String),
+}
+
+impl From<String> for Stopped {
+    fn from(e: String) -> Self {
+        Self::Failed(e)
+    }
 }
 
 impl TaskRunner {
-    /// Resumes tasks left running, then starts due tasks until `shutdown`.
-    pub fn start(
-        engine: Arc<Engine>,
-        config: RunnerConfig,
-        shutdown: CancellationToken,
-    ) -> Arc<Self> {
+    /// Resumes tasks left running, then starts due tasks until [`TaskRunner::stop`].
+    pub fn start(engine: Arc<Engine>, config: RunnerConfig) -> Arc<Self> {
         let runner = Arc::new(Self {
             engine,
             config,
             wake: Notify::new(),
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
         });
-        tokio::spawn(runner.clone().run(shutdown));
+        runner.tasks.spawn(runner.clone().run());
         runner
+    }
+
+    /// Stops starting tasks; running ones stop at their next page (checkpointed, they resume
+    /// at the next start). Returns when all have stopped, or after `grace`.
+    pub async fn stop(&self, grace: std::time::Duration) {
+        self.stop.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("tasks still running after {grace:?}; they resume at the next start");
+        }
     }
 
     /// Looks for due tasks now (after a task was created or ended).
@@ -54,12 +84,12 @@ impl TaskRunner {
         self.wake.notify_one();
     }
 
-    async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+    async fn run(self: Arc<Self>) {
         match self.engine.store.running_tasks().await {
             Ok(tasks) => {
                 for t in tasks {
                     tracing::info!(task = t.id, "resuming a task from its checkpoint");
-                    tokio::spawn(self.clone().execute(t));
+                    self.tasks.spawn(self.clone().execute(t));
                 }
             }
             Err(e) => tracing::error!(error = %e, "reading running tasks failed"),
@@ -73,13 +103,13 @@ impl TaskRunner {
             {
                 Ok(started) => {
                     for t in started {
-                        tokio::spawn(self.clone().execute(t));
+                        self.tasks.spawn(self.clone().execute(t));
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "starting due tasks failed"),
             }
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = self.stop.cancelled() => return,
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(self.config.poll) => {}
             }
@@ -94,7 +124,13 @@ impl TaskRunner {
                     tracing::info!(task = id, "task finished");
                 }
             }
-            Err(e) => {
+            Err(Stopped::Shutdown) => {
+                tracing::info!(
+                    task = id,
+                    "task paused for the stop; it resumes at the next start"
+                )
+            }
+            Err(Stopped::Failed(e)) => {
                 tracing::error!(task = id, error = %e, "task stopped; it resumes at the next start")
             }
         }
@@ -102,13 +138,13 @@ impl TaskRunner {
     }
 
     /// Returns whether the task ended here (it may have been cancelled meanwhile).
-    async fn push_all(self: Arc<Self>, task: Task) -> Result<bool, String> {
+    async fn push_all(self: Arc<Self>, task: Task) -> Result<bool, Stopped> {
         let store = &self.engine.store;
         let app = store
             .app_by_id(task.app_id)
             .await
             .map_err(|e| e.to_string())?
-            .ok_or("the task's app is gone")?;
+            .ok_or_else(|| "the task's app is gone".to_owned())?;
         let message = serde_json::from_str::<Value>(&task.message)
             .map_err(|e| e.to_string())
             .and_then(|v| PushMessage::parse(v).map_err(|e| e.to_string()))?;
@@ -139,6 +175,9 @@ impl TaskRunner {
         let paced_from = tokio::time::Instant::now();
         let mut sent: u64 = 0;
         loop {
+            if self.stop.is_cancelled() {
+                return Err(Stopped::Shutdown);
+            }
             // A cancelled task stops at the next page.
             match store
                 .task(task.app_id, task.id)
@@ -167,7 +206,7 @@ impl TaskRunner {
                     }
                     // A label deleted while the task runs ends the task.
                     Err(openpush_store::StoreError::NotFound(_)) => (Vec::new(), None),
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(e.to_string().into()),
                 },
                 TaskKind::List => {
                     let from = cursor.unwrap_or(0).max(0) as usize;
@@ -187,7 +226,7 @@ impl TaskRunner {
             if !users.is_empty() {
                 let results = self
                     .engine
-                    .push_users(&app, &users, strategy, &message, Mode::Wait, origin)
+                    .push_users(&app, &users, strategy, &message, Mode::Accept, origin)
                     .await
                     .map_err(|e| e.to_string())?;
                 count(&mut stats, &results);
@@ -198,7 +237,27 @@ impl TaskRunner {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        store
+        // Every page is out; the task ends when its last queued vendor leg has.
+        while store
+            .queued_sends_of_task(task.id)
+            .await
+            .map_err(|e| e.to_string())?
+            > 0
+        {
+            tokio::select! {
+                () = self.stop.cancelled() => return Err(Stopped::Shutdown),
+                () = tokio::time::sleep(self.config.poll) => {}
+            }
+            match store
+                .task(task.app_id, task.id)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Some(t) if t.status == TaskStatus::Running => {}
+                _ => return Ok(false),
+            }
+        }
+        Ok(store
             .end_task(
                 task.app_id,
                 task.id,
@@ -206,7 +265,7 @@ impl TaskRunner {
                 self.engine.clock.now_ms(),
             )
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?)
     }
 }
 
@@ -217,7 +276,8 @@ pub fn due_after(sent: u64, rate: i64) -> Duration {
 
 /// Adds a page's results to a task's counters: per target (`success`, `fail`, `unknown`) and
 /// per channel leg (`channels.easemob`, `channels.apns`, `channels.huawei`, …; `channels.vendor`
-/// for bindings whose notifier could not be used).
+/// for bindings whose notifier could not be used). Legs still in the send queue, and targets
+/// that have one, are counted by the queue when they end there.
 pub fn count(stats: &mut Value, results: &[TargetResult]) {
     if !stats.is_object() {
         *stats = json!({});
@@ -232,8 +292,10 @@ pub fn count(stats: &mut Value, results: &[TargetResult]) {
         TargetStatus::Error => "unknown",
     };
     for r in results {
-        bump(stats, key(r.status()));
-        for l in &r.legs {
+        if !r.legs.iter().any(|l| l.queued) {
+            bump(stats, key(r.status()));
+        }
+        for l in r.legs.iter().filter(|l| !l.queued) {
             let channel = l.channel;
             if !stats["channels"].is_object() {
                 stats["channels"] = json!({});

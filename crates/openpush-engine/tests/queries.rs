@@ -403,6 +403,7 @@ fn engine(w: &World, node: u16, bus: Arc<FakeBus>, vendors_accept: bool) -> Arc<
         }),
         clock,
         IdGenerator::new(node),
+        openpush_engine::OutboxConfig::default(),
     ))
 }
 

@@ -355,29 +355,45 @@ pub async fn create_label(
     ))
 }
 
-/// The task as answered, its counters merged in: arrivals and clicks (from device acks,
-/// clicks and reports) next to the send results, per channel and in total.
+/// The task as answered, its counters merged in: the runner's counts (targets and legs decided
+/// when their page went out) plus the send queue's (vendor legs, and their users, counted when
+/// they ended there), and arrivals and clicks (from device acks, clicks and reports), per
+/// channel and in total.
 async fn task_answer(state: &AppState, t: &Task) -> ApiResult<Value> {
     let mut v = task_json(t);
     let stats = &mut v["statistics"];
     if !stats.is_object() {
         *stats = json!({});
     }
-    let (mut arrived, mut clicked) = (0, 0);
+    let add = |v: &mut Value, key: &str, n: i64| {
+        if n != 0 || v.get(key).is_none() && matches!(key, "arrived" | "clicked") {
+            v[key] = json!(v.get(key).and_then(Value::as_i64).unwrap_or(0) + n);
+        }
+    };
     for c in state.store.task_counters(t.id).await? {
-        arrived += c.arrived;
-        clicked += c.clicked;
+        if c.channel.is_empty() {
+            add(stats, "success", c.success);
+            add(stats, "fail", c.fail);
+            add(stats, "unknown", c.unknown);
+            continue;
+        }
         if !stats["channels"].is_object() {
             stats["channels"] = json!({});
         }
-        if !stats["channels"][&c.channel].is_object() {
-            stats["channels"][&c.channel] = json!({});
+        let ch = &mut stats["channels"][&c.channel];
+        if !ch.is_object() {
+            *ch = json!({});
         }
-        stats["channels"][&c.channel]["arrived"] = json!(c.arrived);
-        stats["channels"][&c.channel]["clicked"] = json!(c.clicked);
+        add(ch, "success", c.success);
+        add(ch, "fail", c.fail);
+        add(ch, "unknown", c.unknown);
+        add(ch, "arrived", c.arrived);
+        add(ch, "clicked", c.clicked);
+        add(stats, "arrived", c.arrived);
+        add(stats, "clicked", c.clicked);
     }
-    stats["arrived"] = json!(arrived);
-    stats["clicked"] = json!(clicked);
+    add(stats, "arrived", 0);
+    add(stats, "clicked", 0);
     Ok(v)
 }
 
