@@ -380,3 +380,89 @@ async fn every_vendor_delivers_through_its_stand_in_names_its_request_id_and_dea
         assert_eq!(n, 1, "{vendor} accepted the one good push");
     }
 }
+
+/// The send queue: one list task with users on a slow vendor (Huawei, 5 s per answer) and on a
+/// fast one (Xiaomi). The fast vendor's legs are all delivered while the slow one has answered
+/// nothing (a slow vendor backs up only its own queue); the task finishes once its last queued
+/// leg has ended, counting each leg under its vendor and each user once, dead token included.
+#[tokio::test]
+async fn a_slow_vendor_backs_up_only_its_own_queue_and_the_task_counts_every_leg() {
+    let mocks = MockVendors::start().await.unwrap();
+    mocks
+        .huawei()
+        .set_latency(std::time::Duration::from_secs(5));
+    let s = TestServer::start().await;
+    let (p, t) = s.bare_app_with_token("o", "a").await;
+    let mut users = Vec::new();
+    for n in mocks.notifiers() {
+        if n.vendor != "huawei" && n.vendor != "xiaomi" {
+            continue;
+        }
+        let (st, b) = s
+            .post(&format!("{p}/notifiers"), &t, json!({"name": n.vendor, "vendor": n.vendor, "base_url": n.base_url, "credentials": n.credentials}))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+        let count = if n.vendor == "xiaomi" { 20 } else { 5 };
+        for i in 0..count {
+            let user = format!("{}{i}", n.vendor);
+            s.users(&p, &t, &[user.as_str()]).await;
+            let (st, b) = s
+                .put(&format!("{p}/users/{user}/push/binding"), &t, json!({"device_id": "phone", "notifier_name": n.vendor, "device_token": token_for(n.vendor, i)}))
+                .await;
+            assert_eq!(st, StatusCode::OK, "{b}");
+            users.push(user);
+        }
+    }
+    mocks.huawei().unregister(&token_for("huawei", 4));
+    let (st, b) = s
+        .post(
+            &format!("{p}/push/list"),
+            &t,
+            json!({"targets": users, "strategy": 2, "pushMessage": message()}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let id = b["data"]["taskId"].as_i64().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while mocks.xiaomi().push_count() < 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Xiaomi never got its 20 pushes"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        mocks.huawei().push_count(),
+        0,
+        "Huawei has not answered yet"
+    );
+    let (_, b) = s.get(&format!("{p}/push/task/{id}"), &t).await;
+    assert_eq!(
+        b["data"]["status"], "running",
+        "the task waits for its Huawei legs: {b}"
+    );
+    let done = loop {
+        let (_, b) = s.get(&format!("{p}/push/task/{id}"), &t).await;
+        if b["data"]["status"] == "finished" {
+            break b["data"].clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the task never finished: {b}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(mocks.huawei().push_count(), 4);
+    let st = &done["statistics"];
+    assert_eq!(
+        (st["success"].clone(), st["fail"].clone()),
+        (json!(24), json!(1)),
+        "{done}"
+    );
+    assert_eq!(st["channels"]["xiaomi"]["success"], 20, "{done}");
+    assert_eq!(st["channels"]["huawei"]["success"], 4, "{done}");
+    assert_eq!(st["channels"]["huawei"]["fail"], 1, "{done}");
+    // The dead token was unbound.
+    let (_, b) = s.get(&format!("{p}/users/huawei4/push/binding"), &t).await;
+    assert_eq!(b["entities"], json!([]), "{b}");
+}
