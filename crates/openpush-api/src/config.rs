@@ -57,7 +57,8 @@ pub struct SendQueueConfig {
     /// How long a claimed leg is leased, in seconds; one still unanswered after that is claimed
     /// again. Default: 120.
     pub lease_secs: u64,
-    /// Legs a worker claims at once. Default: 500.
+    /// Queued batches a worker claims at once (a batch: up to 500 legs of one message).
+    /// Default: 4.
     pub claim_batch: u32,
     /// Claims a worker keeps in flight at once. Default: 8.
     pub claims_in_flight: usize,
@@ -70,7 +71,7 @@ impl Default for SendQueueConfig {
             backoff_base_ms: 1000,
             backoff_max_secs: 600,
             lease_secs: 120,
-            claim_batch: 500,
+            claim_batch: 4,
             claims_in_flight: 8,
         }
     }
@@ -358,8 +359,8 @@ backoff_base_ms = 1000
 backoff_max_secs = 600
 # How long a claimed leg is leased, in seconds; one still unanswered after that is claimed again.
 lease_secs = 120
-# Legs a worker claims at once.
-claim_batch = 500
+# Queued batches a worker claims at once (a batch: up to 500 legs of one message).
+claim_batch = 4
 # Claims a worker keeps in flight at once.
 claims_in_flight = 8
 "#;

@@ -44,7 +44,7 @@ use crate::router::{Engine, UNKNOWN_VENDOR};
 pub struct OutboxConfig {
     /// This node's number: the owner of the leases it takes.
     pub node: i64,
-    /// Legs claimed at once by a worker.
+    /// Queued batches (up to 500 legs of one message each) claimed at once by a worker.
     pub claim_batch: u32,
     /// Claims a worker keeps in flight at once.
     pub claims_in_flight: usize,
@@ -67,7 +67,7 @@ impl Default for OutboxConfig {
     fn default() -> Self {
         Self {
             node: 0,
-            claim_batch: 500,
+            claim_batch: 4,
             claims_in_flight: 8,
             messages_in_flight: 64,
             lease: Duration::from_secs(120),
@@ -326,6 +326,7 @@ impl Engine {
             if leg.message.expires_at <= now {
                 done.push(SendCompletion {
                     id: leg.id,
+                    batch: leg.batch,
                     channel: UNKNOWN_VENDOR.into(),
                     end: SendEnd::Failed {
                         reason: "expired before the vendor accepted it".into(),
@@ -402,6 +403,7 @@ impl Engine {
             .zip(outcomes)
             .map(|(leg, d)| SendCompletion {
                 id: leg.id,
+                batch: leg.batch,
                 channel: d
                     .vendor
                     .map_or(UNKNOWN_VENDOR, VendorKind::as_str)
@@ -418,7 +420,11 @@ impl Engine {
         let next_id = || self.next_id();
         let mut written: Option<SendsCompleted> = None;
         for attempt in 1..=5u32 {
-            match self.store.complete_sends(&done, &next_id).await {
+            match self
+                .store
+                .complete_sends(&done, self.clock.now_ms(), &next_id)
+                .await
+            {
                 Ok(r) => {
                     written = Some(r);
                     break;

@@ -168,6 +168,7 @@ counting_store! {
     fn complete_sends(
         &self,
         done: &[SendCompletion],
+        now_ms: i64,
         next_id: &(dyn Fn() -> i64 + Send + Sync)
     ) -> Result<SendsCompleted>;
     fn send_queues(&self) -> Result<Vec<(i64, String)>>;

@@ -1186,9 +1186,10 @@ fn send(id: i64, user: &str, notifier: &str, fallback: bool) -> SendRow {
     }
 }
 
-fn done(id: i64, end: SendEnd) -> SendCompletion {
+fn done(leg: &crate::QueuedSend, end: SendEnd) -> SendCompletion {
     SendCompletion {
-        id,
+        id: leg.id,
+        batch: leg.batch,
         channel: "huawei".into(),
         end,
     }
@@ -1201,10 +1202,25 @@ fn refused() -> SendEnd {
     }
 }
 
+fn leg(legs: &[crate::QueuedSend], id: i64) -> &crate::QueuedSend {
+    legs.iter().find(|q| q.id == id).unwrap()
+}
+
+fn ids(legs: &[crate::QueuedSend]) -> Vec<i64> {
+    legs.iter().map(|q| q.id).collect()
+}
+
 /// Delivery ids for fallback copies, from 900 up.
 fn ids_from_900() -> impl Fn() -> i64 + Send + Sync {
     let next = std::sync::atomic::AtomicI64::new(900);
     move || next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+fn counts(counters: &[TaskCounter], channel: &str) -> Option<(i64, i64, i64)> {
+    counters
+        .iter()
+        .find(|c| c.channel == channel)
+        .map(|c| (c.success, c.fail, c.unknown))
 }
 
 pub async fn send_queue_claim_lease_retry_and_counters(store: &dyn Store) {
@@ -1212,22 +1228,30 @@ pub async fn send_queue_claim_lease_retry_and_counters(store: &dyn Store) {
     let b = app(store, "b").await;
     users(store, a, &["u1", "u2", "u3"]).await;
     store
-        .enqueue(&[Enqueue {
-            message: message(10, a, 100_000),
-            rows: vec![],
-            sends: vec![
-                send(101, "u1", "n1", false),
-                send(102, "u1", "n2", false),
-                send(103, "u2", "n1", false),
-                send(104, "u3", "n1", false),
-            ],
-        }])
+        .enqueue(&[
+            Enqueue {
+                message: message(10, a, 100_000),
+                rows: vec![],
+                sends: vec![
+                    send(101, "u1", "n1", false),
+                    send(102, "u1", "n2", false),
+                    send(103, "u2", "n1", false),
+                    send(104, "u3", "n1", false),
+                ],
+            },
+            Enqueue {
+                message: message(20, a, 100_000),
+                rows: vec![],
+                sends: vec![send(201, "u2", "n1", false)],
+            },
+        ])
         .await
         .unwrap();
     assert_eq!(
         store.send_queues().await.unwrap(),
         [(a, "n1".to_owned()), (a, "n2".to_owned())]
     );
+    assert_eq!(store.queued_sends_of_task(7).await.unwrap(), 5);
     // Nothing is due before the message was sent, and another app sees nothing.
     assert!(store
         .claim_sends(a, "n1", 99, 5_000, 1, 10)
@@ -1239,25 +1263,24 @@ pub async fn send_queue_claim_lease_retry_and_counters(store: &dyn Store) {
         .await
         .unwrap()
         .is_empty());
+    // A claim takes whole batches (a message's legs for one notifier), oldest first.
     let got = store
-        .claim_sends(a, "n1", 1_000, 5_000, 1, 2)
+        .claim_sends(a, "n1", 1_000, 5_000, 1, 1)
         .await
         .unwrap();
-    assert_eq!(
-        got.iter().map(|q| q.id).collect::<Vec<_>>(),
-        [101, 103],
-        "oldest first, limit"
-    );
+    assert_eq!(ids(&got), [101, 103, 104]);
     assert_eq!(got[0].attempts, 1);
     assert_eq!(got[0].device_token, "token-101");
     assert_eq!(got[0].username, u("u1"));
+    assert_eq!(got[0].notifier, "n1");
     assert_eq!(got[0].message.body, r#"{"title":"t10","content":"c"}"#);
-    // Leased legs are not claimed again until their lease ends (or its owner gives it back).
+    assert_eq!(got[0].batch, got[2].batch);
+    // Leased batches are not claimed again until their lease ends (or its owner gives it back).
     let rest = store
         .claim_sends(a, "n1", 1_000, 5_000, 1, 10)
         .await
         .unwrap();
-    assert_eq!(rest.iter().map(|q| q.id).collect::<Vec<_>>(), [104]);
+    assert_eq!(ids(&rest), [201]);
     assert!(store
         .claim_sends(a, "n1", 1_000, 5_000, 1, 10)
         .await
@@ -1265,41 +1288,44 @@ pub async fn send_queue_claim_lease_retry_and_counters(store: &dyn Store) {
         .is_empty());
     assert_eq!(store.next_send_due(a, "n1").await.unwrap(), Some(5_000));
     assert_eq!(store.release_send_leases(2).await.unwrap(), 0);
-    assert_eq!(store.release_send_leases(1).await.unwrap(), 3);
+    assert_eq!(store.release_send_leases(1).await.unwrap(), 2);
     let again = store
         .claim_sends(a, "n1", 1_000, 5_000, 1, 10)
         .await
         .unwrap();
-    assert_eq!(
-        again.iter().map(|q| (q.id, q.attempts)).collect::<Vec<_>>(),
-        [(101, 2), (103, 2), (104, 2)]
-    );
+    assert_eq!(ids(&again), [101, 103, 104, 201]);
+    assert_eq!(again[0].attempts, 2);
 
     let next = ids_from_900();
     let r = store
         .complete_sends(
             &[
-                done(101, refused()),
-                done(103, SendEnd::Sent),
+                done(leg(&again, 101), refused()),
+                done(leg(&again, 103), SendEnd::Sent),
                 done(
-                    104,
+                    leg(&again, 104),
                     SendEnd::Retry {
                         due_at: 3_000,
                         reason: "vendor busy".into(),
                     },
                 ),
+                done(leg(&again, 201), SendEnd::Sent),
             ],
+            2_000,
             &next,
         )
         .await
         .unwrap();
-    // u2's only leg was sent: its group ended. u1 still has a leg at n2; u3 waits to retry.
-    assert_eq!(r.groups.len(), 1, "{r:?}");
-    assert_eq!(
-        (r.groups[0].username.as_str(), r.groups[0].sent),
-        ("u2", true)
-    );
+    // u2's legs were sent: both its groups ended. u1 still has a leg at n2; u3 waits to retry.
+    let mut ended: Vec<(&str, bool)> = r
+        .groups
+        .iter()
+        .map(|g| (g.username.as_str(), g.sent))
+        .collect();
+    ended.sort_unstable();
+    assert_eq!(ended, [("u2", true), ("u2", true)], "{r:?}");
     assert!(r.fallbacks.is_empty());
+    assert_eq!(store.queued_sends_of_task(7).await.unwrap(), 2);
     assert!(store
         .claim_sends(a, "n1", 2_999, 9_000, 1, 10)
         .await
@@ -1317,12 +1343,13 @@ pub async fn send_queue_claim_lease_retry_and_counters(store: &dyn Store) {
     let r = store
         .complete_sends(
             &[done(
-                104,
+                &retry[0],
                 SendEnd::Failed {
                     reason: "vendor unreachable".into(),
                     unknown: true,
                 },
             )],
+            3_000,
             &next,
         )
         .await
@@ -1337,44 +1364,37 @@ pub async fn send_queue_claim_lease_retry_and_counters(store: &dyn Store) {
         .await
         .unwrap();
     let r = store
-        .complete_sends(&[done(n2[0].id, SendEnd::Sent)], &next)
+        .complete_sends(&[done(&n2[0], SendEnd::Sent)], 3_000, &next)
         .await
         .unwrap();
+    // u1: one leg refused, one sent: sent.
     assert_eq!(
         (r.groups[0].username.as_str(), r.groups[0].sent),
         ("u1", true)
     );
     // A leg that ended already is not ended (or counted) twice.
     let r = store
-        .complete_sends(&[done(103, refused())], &next)
+        .complete_sends(&[done(leg(&again, 103), refused())], 3_000, &next)
         .await
         .unwrap();
     assert!(r.groups.is_empty());
     assert_eq!(store.queued_sends_of_task(7).await.unwrap(), 0);
     assert!(store.send_queues().await.unwrap().is_empty());
-    // The task counts each leg under its channel and each user once.
+    // The task counts each leg under its channel and each user of each message once.
     let counters = store.task_counters(7).await.unwrap();
-    let of = |ch: &str| {
-        counters
-            .iter()
-            .find(|c| c.channel == ch)
-            .map(|c| (c.success, c.fail, c.unknown))
-    };
-    assert_eq!(of("huawei"), Some((2, 1, 1)), "{counters:?}");
+    assert_eq!(counts(&counters, "huawei"), Some((3, 1, 1)), "{counters:?}");
     assert_eq!(
-        of(""),
-        Some((2, 0, 1)),
-        "u1 and u2 sent, u3 unknown: {counters:?}"
+        counts(&counters, ""),
+        Some((3, 0, 1)),
+        "u1, u2 twice sent; u3 unknown: {counters:?}"
     );
-    // Failed legs keep their reason until their message expires, then go with it.
-    store.purge_expired(100_000).await.unwrap();
+    // Messages go once nothing refers to them and they expire.
+    assert_eq!(store.purge_expired(100_000).await.unwrap(), 0);
     assert!(store
         .claim_sends(a, "n1", 200_000, 300_000, 1, 10)
         .await
         .unwrap()
         .is_empty());
-    assert_eq!(store.send_queues().await.unwrap(), []);
-    let _ = TaskCounter::default();
 }
 
 pub async fn send_queue_fallback_copies_and_cancel(store: &dyn Store) {
@@ -1403,10 +1423,11 @@ pub async fn send_queue_fallback_copies_and_cancel(store: &dyn Store) {
     let r = store
         .complete_sends(
             &[
-                done(101, refused()),
-                done(102, refused()),
-                done(103, SendEnd::Sent),
+                done(leg(&claimed, 101), refused()),
+                done(leg(&claimed, 102), refused()),
+                done(leg(&claimed, 103), SendEnd::Sent),
             ],
+            1_000,
             &next,
         )
         .await
@@ -1447,14 +1468,42 @@ pub async fn send_queue_fallback_copies_and_cancel(store: &dyn Store) {
         1
     );
     let counters = store.task_counters(7).await.unwrap();
-    let of = |ch: &str| {
-        counters
-            .iter()
-            .find(|c| c.channel == ch)
-            .map(|c| (c.success, c.fail, c.unknown))
-    };
-    assert_eq!(of("easemob"), Some((2, 0, 0)), "{counters:?}");
-    assert_eq!(of(""), Some((3, 0, 0)), "{counters:?}");
+    assert_eq!(
+        counts(&counters, "easemob"),
+        Some((2, 0, 0)),
+        "{counters:?}"
+    );
+    assert_eq!(counts(&counters, ""), Some((3, 0, 0)), "{counters:?}");
+
+    // A user with two bindings: one leg sent, the other refused afterwards: no fallback.
+    store
+        .enqueue(&[Enqueue {
+            message: message(30, a, 100_000),
+            rows: vec![],
+            sends: vec![send(301, "u3", "n1", true), send(302, "u3", "n2", true)],
+        }])
+        .await
+        .unwrap();
+    let one = store
+        .claim_sends(a, "n1", 1_000, 5_000, 1, 10)
+        .await
+        .unwrap();
+    let r = store
+        .complete_sends(&[done(&one[0], SendEnd::Sent)], 1_000, &next)
+        .await
+        .unwrap();
+    assert!(r.groups.is_empty(), "its other leg is still queued: {r:?}");
+    let other = store
+        .claim_sends(a, "n2", 1_000, 5_000, 1, 10)
+        .await
+        .unwrap();
+    let r = store
+        .complete_sends(&[done(&other[0], refused())], 1_000, &next)
+        .await
+        .unwrap();
+    assert_eq!(r.groups.len(), 1);
+    assert!(r.groups[0].sent && !r.groups[0].fell_back, "{r:?}");
+    assert!(r.fallbacks.is_empty());
 
     // Cancelling a task drops its legs still waiting.
     store

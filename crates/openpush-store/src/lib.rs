@@ -221,8 +221,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn purge_expired(&self, now_ms: i64) -> Result<u64>;
 
     // ---- the send queue: vendor legs answered for before they were sent ------------------
-    /// Claims up to `limit` legs of one (app, notifier) for `owner` until `lease_until`: legs
-    /// queued, due by `now_ms` and not leased, oldest due first. Each claim is an attempt.
+    /// Claims up to `limit` batches of one (app, notifier) for `owner` until `lease_until`:
+    /// batches due by `now_ms` and not leased, oldest due first; returns their legs. Each claim
+    /// of a batch is an attempt of its legs.
     #[allow(clippy::too_many_arguments)]
     async fn claim_sends(
         &self,
@@ -233,14 +234,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         owner: i64,
         limit: u32,
     ) -> Result<Vec<QueuedSend>>;
-    /// Ends or reschedules claimed legs, in one transaction. When the last leg of a user's
-    /// group (one message, one user) ends, the group is counted once in its task's counters
-    /// and, if it asked for a fallback and no leg was sent, the Easemob channel keeps a copy
-    /// for each of the user's known devices (delivery ids from `next_id`). Legs that are no
-    /// longer queued (ended already, or dropped with a cancelled task) are skipped.
+    /// Ends or reschedules claimed legs, in one transaction: a batch whose legs all ended
+    /// leaves the queue; one with legs to retry keeps only those, due again at the earliest
+    /// retry time. Failed legs are kept with their reason until their message expires. When a
+    /// user's last leg of a message ends, the user is counted once in its task's counters and,
+    /// if it asked for a fallback and no leg was sent, the Easemob channel keeps a copy for
+    /// each of the user's known devices (delivery ids from `next_id`). Legs no longer queued
+    /// (ended already, or dropped with a cancelled task) are skipped.
     async fn complete_sends(
         &self,
         done: &[SendCompletion],
+        now_ms: i64,
         next_id: &(dyn Fn() -> i64 + Send + Sync),
     ) -> Result<SendsCompleted>;
     /// Every (app, notifier) with queued legs.

@@ -191,16 +191,18 @@ pub struct Enqueue {
     pub sends: Vec<SendRow>,
 }
 
-/// A vendor leg claimed from the send queue: the worker holds its lease.
+/// A vendor leg claimed from the send queue: the worker holds its batch's lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedSend {
     pub id: i64,
+    /// The queued batch the leg came in (legs of one message and notifier).
+    pub batch: i64,
     pub app_id: i64,
     pub username: Username,
     pub device_id: String,
     pub notifier: String,
     pub device_token: String,
-    /// Claims so far, this one included.
+    /// Claims of its batch so far, this one included.
     pub attempts: u32,
     pub message: ChannelMessage,
 }
@@ -222,6 +224,7 @@ pub enum SendEnd {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendCompletion {
     pub id: i64,
+    pub batch: i64,
     pub channel: String,
     pub end: SendEnd,
 }

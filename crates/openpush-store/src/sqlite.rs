@@ -25,7 +25,8 @@ use crate::{
     Task, TaskKind, TaskLimits, TaskStatus, User, UserUpdate,
 };
 use crate::{
-    DailyStat, GroupEnd, Notifier, QueuedSend, SendCompletion, SendEnd, SendsCompleted, TaskCounter,
+    DailyStat, GroupEnd, Notifier, QueuedSend, SendCompletion, SendEnd, SendRow, SendsCompleted,
+    TaskCounter,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -315,11 +316,88 @@ async fn add_task_counters(
     Ok(())
 }
 
-/// Send-queue states.
-const SEND_QUEUED: i64 = 0;
-const SEND_SENT: i64 = 1;
-const SEND_REFUSED: i64 = 2;
-const SEND_UNANSWERED: i64 = 3;
+/// Legs per queued batch.
+const SEND_BATCH: usize = 500;
+/// Leg flags: fall back to the Easemob channel if none of the user's legs is sent; the user has
+/// several legs of this message.
+const LEG_FALLBACK: u8 = 1;
+const LEG_MULTI: u8 = 2;
+
+/// One queued leg as stored in its batch: id, user, device id, device token, flags.
+type StoredLeg = (i64, String, String, String, u8);
+
+/// Writes a message's vendor legs as batches (per notifier, up to [`SEND_BATCH`] legs each),
+/// and the group rows of users with several legs.
+async fn queue_sends(
+    conn: &mut sqlx::SqliteConnection,
+    m: &ChannelMessage,
+    sends: &[SendRow],
+) -> Result<()> {
+    let mut legs_of: HashMap<&str, u32> = HashMap::new();
+    for r in sends {
+        *legs_of.entry(r.username.as_str()).or_default() += 1;
+    }
+    let multi: Vec<(&str, u32)> = legs_of.into_iter().filter(|(_, n)| *n > 1).collect();
+    for chunk in multi.chunks(400) {
+        let mut q =
+            QueryBuilder::<Sqlite>::new("INSERT INTO send_groups (message_id, username, pending) ");
+        q.push_values(chunk, |mut b, (u, n)| {
+            b.push_bind(m.id).push_bind(*u).push_bind(i64::from(*n));
+        });
+        q.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(backend("queueing vendor legs"))?;
+    }
+    let is_multi: std::collections::HashSet<&str> = multi.iter().map(|(u, _)| *u).collect();
+    let mut by_notifier: Vec<(&str, Vec<StoredLeg>)> = Vec::new();
+    for r in sends {
+        let flags = if r.fallback { LEG_FALLBACK } else { 0 }
+            | if is_multi.contains(r.username.as_str()) {
+                LEG_MULTI
+            } else {
+                0
+            };
+        let leg = (
+            r.id,
+            r.username.as_str().to_owned(),
+            r.device_id.clone(),
+            r.device_token.clone(),
+            flags,
+        );
+        match by_notifier.iter_mut().find(|(n, _)| *n == r.notifier) {
+            Some((_, legs)) => legs.push(leg),
+            None => by_notifier.push((r.notifier.as_str(), vec![leg])),
+        }
+    }
+    for (notifier, legs) in by_notifier {
+        for batch in legs.chunks(SEND_BATCH) {
+            sqlx::query(
+                "INSERT INTO send_queue (id, app_id, notifier, message_id, task_id, legs, leg_count, due_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(batch[0].0)
+            .bind(m.app_id)
+            .bind(notifier)
+            .bind(m.id)
+            .bind(m.task_id)
+            .bind(serde_json::to_string(batch).unwrap_or_else(|_| "[]".into()))
+            .bind(batch.len() as i64)
+            .bind(m.sent_at)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend("queueing vendor legs"))?;
+        }
+    }
+    Ok(())
+}
+
+fn stored_legs(raw: &str) -> Result<Vec<StoredLeg>> {
+    serde_json::from_str(raw).map_err(|e| StoreError::Backend {
+        context: "reading a queued batch of vendor legs",
+        source: Box::new(e),
+    })
+}
 
 fn channel_message_from_row(r: &SqliteRow) -> ChannelMessage {
     ChannelMessage {
@@ -1105,28 +1183,8 @@ impl Store for SqliteStore {
                     .await
                     .map_err(backend("queueing deliveries"))?;
             }
-            for chunk in e.sends.chunks(500) {
-                let mut q = QueryBuilder::<Sqlite>::new(
-                    "INSERT INTO send_queue (id, app_id, notifier, username, device_id, \
-                     device_token, message_id, task_id, fallback, due_at, expires_at) ",
-                );
-                q.push_values(chunk, |mut b, r| {
-                    b.push_bind(r.id)
-                        .push_bind(m.app_id)
-                        .push_bind(r.notifier.as_str())
-                        .push_bind(r.username.as_str())
-                        .push_bind(r.device_id.as_str())
-                        .push_bind(r.device_token.as_str())
-                        .push_bind(m.id)
-                        .push_bind(m.task_id)
-                        .push_bind(r.fallback)
-                        .push_bind(m.sent_at)
-                        .push_bind(m.expires_at);
-                });
-                q.build()
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend("queueing vendor legs"))?;
+            if !e.sends.is_empty() {
+                queue_sends(&mut tx, m, &e.sends).await?;
             }
         }
         tx.commit().await.map_err(backend("commit"))?;
@@ -1221,12 +1279,12 @@ impl Store for SqliteStore {
             .map_err(backend("purging expired deliveries"))?
             .rows_affected();
         // Legs still queued when their message expires are ended by their worker (counted as
-        // failed); ended legs are kept with their reason until then.
-        sqlx::query("DELETE FROM send_queue WHERE state <> 0 AND expires_at <= ?")
+        // failed); failed legs are kept with their reason until then.
+        sqlx::query("DELETE FROM send_failures WHERE expires_at <= ?")
             .bind(now_ms)
             .execute(&mut *tx)
             .await
-            .map_err(backend("purging ended vendor legs"))?;
+            .map_err(backend("purging failed vendor legs"))?;
         sqlx::query(
             "DELETE FROM channel_messages WHERE \
              NOT EXISTS (SELECT 1 FROM send_queue s WHERE s.message_id = channel_messages.id) AND \
@@ -1237,6 +1295,14 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(backend("purging finished messages"))?;
+        // Groups of legs dropped with a cancelled task.
+        sqlx::query(
+            "DELETE FROM send_groups WHERE NOT EXISTS \
+             (SELECT 1 FROM send_queue s WHERE s.message_id = send_groups.message_id)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend("purging finished groups"))?;
         tx.commit().await.map_err(backend("commit"))?;
         Ok(a)
     }
@@ -1254,8 +1320,8 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "UPDATE send_queue SET lease_until = ?, lease_owner = ?, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM send_queue WHERE app_id = ? AND notifier = ? \
-               AND state = 0 AND due_at <= ? AND lease_until <= ? ORDER BY due_at, id LIMIT ?) \
-             RETURNING id, app_id, username, device_id, notifier, device_token, attempts, message_id",
+               AND due_at <= ? AND lease_until <= ? ORDER BY due_at, id LIMIT ?) \
+             RETURNING id, app_id, notifier, message_id, legs, attempts",
         )
         .bind(lease_until)
         .bind(owner)
@@ -1272,41 +1338,46 @@ impl Store for SqliteStore {
         ids.dedup();
         let messages = channel_messages_by_id(&mut tx, &ids).await?;
         tx.commit().await.map_err(backend("commit"))?;
-        let mut out = Vec::with_capacity(rows.len());
+        let mut out = Vec::new();
         for r in &rows {
-            let message_id: i64 = r.get("message_id");
-            // The message is kept while a leg refers to it; a missing one means a damaged row.
-            let Some(message) = messages.get(&message_id) else {
-                tracing::error!(
-                    leg = r.get::<i64, _>("id"),
-                    "a queued vendor leg lost its message"
-                );
+            let batch: i64 = r.get("id");
+            // The message is kept while a batch refers to it; a missing one is a damaged row.
+            let Some(message) = messages.get(&r.get::<i64, _>("message_id")) else {
+                tracing::error!(batch, "a queued batch of vendor legs lost its message");
                 continue;
             };
-            out.push(QueuedSend {
-                id: r.get("id"),
-                app_id: r.get("app_id"),
-                username: stored_username(r.get("username"))?,
-                device_id: r.get("device_id"),
-                notifier: r.get("notifier"),
-                device_token: r.get("device_token"),
-                attempts: u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(u32::MAX),
-                message: message.clone(),
-            });
+            let attempts = u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(u32::MAX);
+            for (id, user, device_id, device_token, _) in stored_legs(r.get("legs"))? {
+                out.push(QueuedSend {
+                    id,
+                    batch,
+                    app_id: r.get("app_id"),
+                    username: stored_username(user)?,
+                    device_id,
+                    notifier: r.get("notifier"),
+                    device_token,
+                    attempts,
+                    message: message.clone(),
+                });
+            }
         }
-        out.sort_by_key(|q| q.id);
         Ok(out)
     }
 
     async fn complete_sends(
         &self,
         done: &[SendCompletion],
+        now_ms: i64,
         next_id: &(dyn Fn() -> i64 + Send + Sync),
     ) -> Result<SendsCompleted> {
         let mut result = SendsCompleted::default();
         if done.is_empty() {
             return Ok(result);
         }
+        let mut batches: Vec<i64> = done.iter().map(|c| c.batch).collect();
+        batches.sort_unstable();
+        batches.dedup();
+        let ends: HashMap<i64, &SendCompletion> = done.iter().map(|c| (c.id, c)).collect();
         let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
         let mut counters: HashMap<(i64, String), TaskCounter> = HashMap::new();
         let mut bump = |task_id: i64, channel: &str, f: &dyn Fn(&mut TaskCounter)| {
@@ -1319,74 +1390,150 @@ impl Store for SqliteStore {
                 });
             f(c);
         };
-        // (message id, user) of every group a leg of which ended here.
-        let mut groups: Vec<(i64, String)> = Vec::new();
-        for c in done {
-            let (state, reason, due_at) = match &c.end {
-                SendEnd::Sent => (SEND_SENT, None, None),
-                SendEnd::Failed { reason, unknown } => (
-                    if *unknown {
-                        SEND_UNANSWERED
-                    } else {
-                        SEND_REFUSED
-                    },
-                    Some(reason.as_str()),
-                    None,
-                ),
-                SendEnd::Retry { due_at, reason } => {
-                    (SEND_QUEUED, Some(reason.as_str()), Some(*due_at))
-                }
-            };
-            // Only a queued leg can end; one ended already (or dropped with its cancelled
-            // task) is left alone.
-            let row = sqlx::query(
-                "UPDATE send_queue SET state = ?, reason = COALESCE(?, reason), \
-                 due_at = COALESCE(?, due_at), lease_until = 0 WHERE id = ? AND state = 0 \
-                 RETURNING task_id, message_id, username",
-            )
-            .bind(state)
-            .bind(reason)
-            .bind(due_at)
-            .bind(c.id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend("ending a vendor leg"))?;
-            let Some(row) = row else { continue };
-            if state == SEND_QUEUED {
-                continue;
-            }
-            if let Some(task_id) = row.get::<Option<i64>, _>("task_id") {
-                bump(task_id, &c.channel, &|t| match state {
-                    SEND_SENT => t.success += 1,
-                    SEND_REFUSED => t.fail += 1,
-                    _ => t.unknown += 1,
-                });
-            }
-            groups.push((row.get("message_id"), row.get("username")));
+        let mut rows = Vec::new();
+        for chunk in batches.chunks(500) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT id, app_id, notifier, message_id, task_id, legs FROM send_queue WHERE id IN ",
+            );
+            q.push_tuples(chunk, |mut b, id| {
+                b.push_bind(*id);
+            });
+            rows.extend(
+                q.build()
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(backend("reading claimed vendor legs"))?,
+            );
         }
-        groups.sort_unstable();
-        groups.dedup();
-        let mut message_ids: Vec<i64> = groups.iter().map(|(m, _)| *m).collect();
+        let mut message_ids: Vec<i64> = rows.iter().map(|r| r.get("message_id")).collect();
+        message_ids.sort_unstable();
         message_ids.dedup();
         let messages = channel_messages_by_id(&mut tx, &message_ids).await?;
-        for (message_id, username) in groups {
-            let legs = sqlx::query(
-                "SELECT state, fallback FROM send_queue WHERE message_id = ? AND username = ?",
-            )
-            .bind(message_id)
-            .bind(&username)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(backend("reading a user's vendor legs"))?;
-            let states: Vec<i64> = legs.iter().map(|r| r.get("state")).collect();
-            if states.contains(&SEND_QUEUED) {
-                continue; // another leg of this user is still under way; it decides
+        // Users whose last leg of a message ended here: (message, user, sent, unanswered,
+        // fallback).
+        let mut ended: Vec<(i64, String, bool, bool, bool)> = Vec::new();
+        for r in &rows {
+            let batch: i64 = r.get("id");
+            let message_id: i64 = r.get("message_id");
+            let task_id: Option<i64> = r.get("task_id");
+            let notifier: String = r.get("notifier");
+            let expires_at = messages.get(&message_id).map_or(0, |m| m.expires_at);
+            let mut keep: Vec<StoredLeg> = Vec::new();
+            let mut retry_at: Option<i64> = None;
+            let mut retry_reason: Option<&str> = None;
+            for leg in stored_legs(r.get("legs"))? {
+                // Only a leg still in its batch can end: one ended already (a completion
+                // repeated, or its task cancelled) is skipped.
+                let Some(c) = ends.get(&leg.0) else {
+                    keep.push(leg);
+                    continue;
+                };
+                let (sent, unanswered) = match &c.end {
+                    SendEnd::Sent => (true, false),
+                    SendEnd::Failed { reason, unknown } => {
+                        sqlx::query(
+                            "INSERT INTO send_failures (id, app_id, notifier, username, device_id, \
+                             message_id, task_id, unanswered, reason, failed_at, expires_at) \
+                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        )
+                        .bind(leg.0)
+                        .bind(r.get::<i64, _>("app_id"))
+                        .bind(&notifier)
+                        .bind(&leg.1)
+                        .bind(&leg.2)
+                        .bind(message_id)
+                        .bind(task_id)
+                        .bind(*unknown)
+                        .bind(reason)
+                        .bind(now_ms)
+                        .bind(expires_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend("keeping a failed vendor leg"))?;
+                        (false, *unknown)
+                    }
+                    SendEnd::Retry { due_at, reason } => {
+                        retry_at = Some(retry_at.map_or(*due_at, |t| t.min(*due_at)));
+                        retry_reason = Some(reason);
+                        keep.push(leg);
+                        continue;
+                    }
+                };
+                if let Some(task_id) = task_id {
+                    bump(task_id, &c.channel, &|t| {
+                        if sent {
+                            t.success += 1
+                        } else if unanswered {
+                            t.unknown += 1
+                        } else {
+                            t.fail += 1
+                        }
+                    });
+                }
+                let fallback = leg.4 & LEG_FALLBACK != 0;
+                if leg.4 & LEG_MULTI == 0 {
+                    ended.push((message_id, leg.1, sent, unanswered, fallback));
+                    continue;
+                }
+                let group = sqlx::query(
+                    "UPDATE send_groups SET pending = pending - 1, sent = sent | ?, \
+                     unanswered = unanswered | ? WHERE message_id = ? AND username = ? \
+                     RETURNING pending, sent, unanswered",
+                )
+                .bind(sent)
+                .bind(unanswered)
+                .bind(message_id)
+                .bind(&leg.1)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend("counting a user's vendor legs"))?;
+                match group {
+                    Some(g) if g.get::<i64, _>("pending") <= 0 => {
+                        sqlx::query(
+                            "DELETE FROM send_groups WHERE message_id = ? AND username = ?",
+                        )
+                        .bind(message_id)
+                        .bind(&leg.1)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend("counting a user's vendor legs"))?;
+                        ended.push((
+                            message_id,
+                            leg.1,
+                            g.get("sent"),
+                            g.get("unanswered"),
+                            fallback,
+                        ));
+                    }
+                    Some(_) => {} // another leg of this user is still under way; it decides
+                    None => ended.push((message_id, leg.1, sent, unanswered, fallback)),
+                }
             }
+            if keep.is_empty() {
+                sqlx::query("DELETE FROM send_queue WHERE id = ?")
+                    .bind(batch)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend("removing a sent batch of vendor legs"))?;
+            } else {
+                sqlx::query(
+                    "UPDATE send_queue SET legs = ?, leg_count = ?, due_at = COALESCE(?, due_at), \
+                     reason = COALESCE(?, reason), lease_until = 0 WHERE id = ?",
+                )
+                .bind(serde_json::to_string(&keep).unwrap_or_else(|_| "[]".into()))
+                .bind(keep.len() as i64)
+                .bind(retry_at)
+                .bind(retry_reason)
+                .bind(batch)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend("requeueing vendor legs"))?;
+            }
+        }
+        for (message_id, username, sent, unanswered, wants_fallback) in ended {
             let Some(message) = messages.get(&message_id) else {
                 continue;
             };
-            let sent = states.contains(&SEND_SENT);
-            let wants_fallback = legs.iter().any(|r| r.get::<bool, _>("fallback"));
             let user = stored_username(username.clone())?;
             let fell_back = !sent && wants_fallback;
             if fell_back {
@@ -1424,17 +1571,7 @@ impl Store for SqliteStore {
                         .push((user.clone(), d, id, message.clone()));
                 }
             }
-            // Sent legs have nothing left to say; failed ones keep their reason until expiry.
-            sqlx::query(
-                "DELETE FROM send_queue WHERE message_id = ? AND username = ? AND state = ?",
-            )
-            .bind(message_id)
-            .bind(&username)
-            .bind(SEND_SENT)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend("removing sent vendor legs"))?;
-            let unknown = !sent && !fell_back && states.contains(&SEND_UNANSWERED);
+            let unknown = !sent && !fell_back && unanswered;
             if let Some(task_id) = message.task_id {
                 if fell_back {
                     bump(task_id, "easemob", &|t| t.success += 1);
@@ -1466,7 +1603,7 @@ impl Store for SqliteStore {
 
     async fn send_queues(&self) -> Result<Vec<(i64, String)>> {
         let rows = sqlx::query(
-            "SELECT DISTINCT app_id, notifier FROM send_queue WHERE state = 0 ORDER BY app_id, notifier",
+            "SELECT DISTINCT app_id, notifier FROM send_queue ORDER BY app_id, notifier",
         )
         .fetch_all(&self.reader)
         .await
@@ -1479,8 +1616,7 @@ impl Store for SqliteStore {
 
     async fn next_send_due(&self, app_id: i64, notifier: &str) -> Result<Option<i64>> {
         sqlx::query_scalar(
-            "SELECT MIN(MAX(due_at, lease_until)) FROM send_queue \
-             WHERE app_id = ? AND notifier = ? AND state = 0",
+            "SELECT MIN(MAX(due_at, lease_until)) FROM send_queue WHERE app_id = ? AND notifier = ?",
         )
         .bind(app_id)
         .bind(notifier)
@@ -1491,7 +1627,7 @@ impl Store for SqliteStore {
 
     async fn release_send_leases(&self, owner: i64) -> Result<u64> {
         Ok(sqlx::query(
-            "UPDATE send_queue SET lease_until = 0 WHERE state = 0 AND lease_owner = ? AND lease_until > 0",
+            "UPDATE send_queue SET lease_until = 0 WHERE lease_owner = ? AND lease_until > 0",
         )
         .bind(owner)
         .execute(&self.writer)
@@ -1501,12 +1637,13 @@ impl Store for SqliteStore {
     }
 
     async fn queued_sends_of_task(&self, task_id: i64) -> Result<u64> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM send_queue WHERE task_id = ? AND state = 0")
-                .bind(task_id)
-                .fetch_one(&self.reader)
-                .await
-                .map_err(backend("counting a task's queued vendor legs"))?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(leg_count), 0) FROM send_queue WHERE task_id = ?",
+        )
+        .bind(task_id)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(backend("counting a task's queued vendor legs"))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -1698,14 +1835,12 @@ impl Store for SqliteStore {
         .map_err(backend("ending a task"))?;
         if status == TaskStatus::Cancelled && done.rows_affected() > 0 {
             // A cancelled task sends nothing more: its legs still waiting leave the queue.
-            sqlx::query(
-                "DELETE FROM send_queue WHERE task_id = ? AND state = 0 AND lease_until <= ?",
-            )
-            .bind(id)
-            .bind(now_ms)
-            .execute(&self.writer)
-            .await
-            .map_err(backend("dropping a cancelled task's vendor legs"))?;
+            sqlx::query("DELETE FROM send_queue WHERE task_id = ? AND lease_until <= ?")
+                .bind(id)
+                .bind(now_ms)
+                .execute(&self.writer)
+                .await
+                .map_err(backend("dropping a cancelled task's vendor legs"))?;
         }
         Ok(done.rows_affected() > 0)
     }
