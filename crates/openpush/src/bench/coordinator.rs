@@ -98,6 +98,11 @@ pub struct BenchArgs {
     /// Every 10 s, the next 20 requests to each vendor get its 429/503 with `Retry-After: 1`.
     #[arg(long)]
     pub(crate) faults: bool,
+    /// The `vendors` scenario: this vendor throttles every request (its own 429/503 with
+    /// `Retry-After: 1`) for the whole measured window, then recovers; the others are measured
+    /// beside it, and nothing sent to it may be lost.
+    #[arg(long, value_name = "VENDOR")]
+    pub(crate) throttle: Option<String>,
     /// The `rate` scenario's task rate, notifications per second.
     #[arg(long, default_value_t = 1000)]
     pub(crate) task_rate: u64,

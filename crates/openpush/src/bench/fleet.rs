@@ -288,61 +288,83 @@ pub(crate) async fn start_mocks(args: &BenchArgs) -> Result<Arc<MockVendors>> {
     Ok(Arc::new(m))
 }
 
-/// Every `every`, the next requests of each vendor in use fail once with its own 429/503 and
-/// `Retry-After: 1`; returns how many faults were scripted.
-fn inject_faults(m: &MockVendors, vendors: &[&str], n: usize) -> u64 {
+/// How a vendor's stand-in throttles: its next `n` requests, or every request until lifted.
+#[derive(Debug, Clone, Copy)]
+enum Throttle {
+    Next(usize),
+    All(bool),
+}
+
+/// Makes `vendor`'s stand-in answer with its own throttle (`Retry-After: 1` where the vendor
+/// sends one): APNs 503, FCM 429 QUOTA_EXCEEDED, Huawei 503, Honor 503, Xiaomi 503, OPPO 429,
+/// vivo 503, Meizu's 110010.
+fn throttle(m: &MockVendors, vendor: &str, how: Throttle) {
     use openpush_vendor_mock::{honor, huawei, meizu, oppo, vivo, xiaomi, ApnsOutcome, FcmOutcome};
+    macro_rules! apply {
+        ($mock:expr, $outcome:expr) => {
+            match how {
+                Throttle::Next(n) => $mock.fail_next(n, $outcome),
+                Throttle::All(on) => $mock.fail_all(on.then_some($outcome)),
+            }
+        };
+    }
     let ra = Some(1);
+    match vendor {
+        "apns" => apply!(
+            m.apns(),
+            ApnsOutcome::ServiceUnavailable {
+                retry_after_secs: ra
+            }
+        ),
+        "fcm" => apply!(
+            m.fcm(),
+            FcmOutcome::QuotaExceeded {
+                retry_after_secs: 1
+            }
+        ),
+        "huawei" => apply!(
+            m.huawei(),
+            huawei::HuaweiOutcome::TrafficControl {
+                retry_after_secs: ra
+            }
+        ),
+        "honor" => apply!(
+            m.honor(),
+            honor::HonorOutcome::ServiceUnavailable {
+                retry_after_secs: ra
+            }
+        ),
+        "xiaomi" => apply!(
+            m.xiaomi(),
+            xiaomi::XiaomiOutcome::Http {
+                status: 503,
+                retry_after_secs: ra
+            }
+        ),
+        "oppo" => apply!(
+            m.oppo(),
+            oppo::OppoOutcome::Http {
+                status: 429,
+                retry_after_secs: ra
+            }
+        ),
+        "vivo" => apply!(
+            m.vivo(),
+            vivo::VivoOutcome::Http {
+                status: 503,
+                retry_after_secs: ra
+            }
+        ),
+        "meizu" => apply!(m.meizu(), meizu::MeizuOutcome::RateTooFast),
+        _ => {}
+    }
+}
+
+/// Every 10 s, the next `n` requests of each vendor in use fail once with its throttle;
+/// returns how many faults were scripted.
+fn inject_faults(m: &MockVendors, vendors: &[&str], n: usize) -> u64 {
     for v in vendors {
-        match *v {
-            "apns" => m.apns().fail_next(
-                n,
-                ApnsOutcome::ServiceUnavailable {
-                    retry_after_secs: ra,
-                },
-            ),
-            "fcm" => m.fcm().fail_next(
-                n,
-                FcmOutcome::QuotaExceeded {
-                    retry_after_secs: 1,
-                },
-            ),
-            "huawei" => m.huawei().fail_next(
-                n,
-                huawei::HuaweiOutcome::TrafficControl {
-                    retry_after_secs: ra,
-                },
-            ),
-            "honor" => m.honor().fail_next(
-                n,
-                honor::HonorOutcome::ServiceUnavailable {
-                    retry_after_secs: ra,
-                },
-            ),
-            "xiaomi" => m.xiaomi().fail_next(
-                n,
-                xiaomi::XiaomiOutcome::Http {
-                    status: 503,
-                    retry_after_secs: ra,
-                },
-            ),
-            "oppo" => m.oppo().fail_next(
-                n,
-                oppo::OppoOutcome::Http {
-                    status: 429,
-                    retry_after_secs: ra,
-                },
-            ),
-            "vivo" => m.vivo().fail_next(
-                n,
-                vivo::VivoOutcome::Http {
-                    status: 503,
-                    retry_after_secs: ra,
-                },
-            ),
-            "meizu" => m.meizu().fail_next(n, meizu::MeizuOutcome::RateTooFast),
-            _ => {}
-        }
+        throttle(m, v, Throttle::Next(n));
     }
     (n * vendors.len()) as u64
 }
@@ -415,6 +437,14 @@ pub(crate) async fn run(
             let mut faults = 0u64;
             let mut next_fault = Instant::now() + Duration::from_secs(10);
             let mut created = 0u64;
+            if let Some(v) = &args.throttle {
+                anyhow::ensure!(
+                    vendors.contains(&v.as_str()),
+                    "--throttle {v}: not one of --vendors"
+                );
+                throttle(mocks, v, Throttle::All(true));
+            }
+            let mut window_end: Option<Vec<(&'static str, u64)>> = None;
             loop {
                 let now = Instant::now();
                 if now < until {
@@ -426,8 +456,18 @@ pub(crate) async fn run(
                         faults += inject_faults(mocks, vendors, 20);
                         next_fault = now + Duration::from_secs(10);
                     }
-                } else if running.is_empty() {
-                    break;
+                } else {
+                    if window_end.is_none() {
+                        // The window is over: what each vendor accepted in it, then the
+                        // throttled vendor recovers and its backlog drains.
+                        window_end = Some(mocks.push_counts());
+                        if let Some(v) = &args.throttle {
+                            throttle(mocks, v, Throttle::All(false));
+                        }
+                    }
+                    if running.is_empty() {
+                        break;
+                    }
                 }
                 tokio::time::sleep(Duration::from_millis(1000)).await;
                 sampler.sample();
@@ -459,10 +499,17 @@ pub(crate) async fn run(
             };
             let expected = created * args.users;
             let accepted = total(mocks);
+            let per_vendor_per_s: serde_json::Map<String, Value> = window_end
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(v, _)| vendors.contains(v))
+                .map(|(v, n)| (v.to_owned(), json!(n as f64 / window.max(0.001))))
+                .collect();
             Ok((
                 json!({"strategy": strategy, "users": args.users, "vendors": vendors,
                        "parallel_tasks": parallel, "message_bytes": msg.to_string().len(),
                        "vendor_latency_ms": args.vendor_latency_ms, "faults": args.faults,
+                       "throttled_vendor": args.throttle,
                        "duration_secs": args.duration}),
                 json!({
                     "tasks": created,
@@ -478,6 +525,7 @@ pub(crate) async fn run(
                     "per_minute_min": minutes.iter().min(),
                     "per_minute_max": minutes.iter().max(),
                     "per_vendor": counts(mocks),
+                    "per_vendor_per_s_in_window": per_vendor_per_s,
                     "apns_payload_bytes": mocks.apns().pushes().first().map(|p| p.payload_len),
                     "server_peak_rss_kib": sampler.peak_rss_kib,
                     "server_cpu_percent": cpu / wall * 100.0,
