@@ -179,13 +179,8 @@ impl TaskRunner {
                 return Err(Stopped::Shutdown);
             }
             // A cancelled task stops at the next page.
-            match store
-                .task(task.app_id, task.id)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                Some(t) if t.status == TaskStatus::Running => {}
-                _ => return Ok(false),
+            if !self.still_running(&task).await? {
+                return Ok(false);
             }
             let (users, next): (Vec<Username>, Option<i64>) = match task.kind {
                 TaskKind::Broadcast => {
@@ -248,13 +243,8 @@ impl TaskRunner {
                 () = self.stop.cancelled() => return Err(Stopped::Shutdown),
                 () = tokio::time::sleep(self.config.poll) => {}
             }
-            match store
-                .task(task.app_id, task.id)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                Some(t) if t.status == TaskStatus::Running => {}
-                _ => return Ok(false),
+            if !self.still_running(&task).await? {
+                return Ok(false);
             }
         }
         Ok(store
@@ -266,6 +256,19 @@ impl TaskRunner {
             )
             .await
             .map_err(|e| e.to_string())?)
+    }
+}
+
+impl TaskRunner {
+    /// Whether the task is still running (not cancelled meanwhile).
+    async fn still_running(&self, task: &Task) -> Result<bool, Stopped> {
+        let now = self
+            .engine
+            .store
+            .task(task.app_id, task.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(now.is_some_and(|t| t.status == TaskStatus::Running))
     }
 }
 

@@ -5,8 +5,9 @@
 //! and every strategy-0 push ends in its user's offline queue once the vendor has failed, from
 //! where the user's device receives it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod process;
+
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use openpush_client::{login, Device, Event};
@@ -18,37 +19,15 @@ const SINGLE_USERS: usize = 40;
 const ASYNC_USERS: usize = 5;
 const DOWN_USERS: usize = 5;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_openpush"));
-    c.env_remove("RUST_LOG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("OPENPUSH_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
 fn serve(data: &str) -> (Child, String) {
-    let mut child = bin()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data])
-        .env("OPENPUSH_RATE_LIMITS__ENABLED", "false")
+    process::serve(
+        data,
         // A vendor that is down is given up on quickly, so its fallback shows within the test.
-        .env("OPENPUSH_SEND_QUEUE__MAX_ATTEMPTS", "2")
-        .env("OPENPUSH_SEND_QUEUE__BACKOFF_BASE_MS", "100")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(i) = line.find("addr=") {
-            break line[i + 5..].split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{addr}"))
+        &[
+            ("OPENPUSH_SEND_QUEUE__MAX_ATTEMPTS", "2"),
+            ("OPENPUSH_SEND_QUEUE__BACKOFF_BASE_MS", "100"),
+        ],
+    )
 }
 
 async fn call(
@@ -92,25 +71,10 @@ async fn accepted_vendor_pushes_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let data = data.to_str().unwrap();
-    let out = bin()
-        .args(["--data-dir", data, "app", "create", "o", "a"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let creds: Value = serde_json::from_slice(&out.stdout).unwrap();
-
+    let creds = process::create_app(data);
     let (mut server, base) = serve(data);
     let c = reqwest::Client::new();
-    let tok: Value = c
-        .post(format!("{base}/o/a/token"))
-        .body(json!({"grant_type": "client_credentials", "client_id": creds["client_id"], "client_secret": creds["client_secret"], "ttl": 0}).to_string())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = tok["access_token"].as_str().unwrap().to_owned();
+    let token = process::app_token(&c, &base, &creds).await;
     let post = reqwest::Method::POST;
     let put = reqwest::Method::PUT;
     for (name, url) in [

@@ -1,8 +1,9 @@
 //! A task survives a crash: the server is killed with SIGKILL in the middle of a list task
 //! and started again; the task finishes with no target skipped and at most one page sent twice.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod process;
+
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -11,35 +12,11 @@ use sqlx::Row;
 const USERS: usize = 120;
 const PAGE: usize = 1;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_openpush"));
-    c.env_remove("RUST_LOG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("OPENPUSH_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
 fn serve(data: &str) -> (Child, String) {
-    let mut child = bin()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data])
-        .env("OPENPUSH_RATE_LIMITS__ENABLED", "false")
-        .env("OPENPUSH_LIMITS__TASK_PAGE_SIZE", PAGE.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(i) = line.find("addr=") {
-            break line[i + 5..].split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{addr}"))
+    process::serve(
+        data,
+        &[("OPENPUSH_LIMITS__TASK_PAGE_SIZE", &PAGE.to_string())],
+    )
 }
 
 async fn task_state(c: &reqwest::Client, base: &str, token: &str, id: i64) -> Value {
@@ -60,25 +37,10 @@ async fn a_list_task_resumes_after_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let data = data.to_str().unwrap();
-    let out = bin()
-        .args(["--data-dir", data, "app", "create", "o", "a"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let creds: Value = serde_json::from_slice(&out.stdout).unwrap();
-
+    let creds = process::create_app(data);
     let (mut server, base) = serve(data);
     let c = reqwest::Client::new();
-    let tok: Value = c
-        .post(format!("{base}/o/a/token"))
-        .body(json!({"grant_type": "client_credentials", "client_id": creds["client_id"], "client_secret": creds["client_secret"], "ttl": 0}).to_string())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = tok["access_token"].as_str().unwrap().to_owned();
+    let token = process::app_token(&c, &base, &creds).await;
     let names: Vec<String> = (0..USERS).map(|i| format!("user{i:03}")).collect();
     for chunk in names.chunks(60) {
         let body: Vec<Value> = chunk
