@@ -479,6 +479,11 @@ impl MockVendors {
     }
 
     /// Adds `d` to every answer of every mock (a slower network, a slower vendor).
+    /// HTTP/2 connections the APNs stand-in has accepted.
+    pub fn apns_connections(&self) -> u64 {
+        self.apns_server.connections_accepted()
+    }
+
     pub fn set_latency(&self, d: std::time::Duration) {
         self.apns.set_latency(d);
         self.fcm.set_latency(d);

@@ -2,6 +2,8 @@
 //! with hyper (HTTP/2 only, or HTTP/1.1 + h2c), and drain on shutdown.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -25,9 +27,15 @@ pub(crate) struct ServerHandle {
     pub(crate) addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    accepted: Arc<AtomicU64>,
 }
 
 impl ServerHandle {
+    /// Connections accepted since start.
+    pub(crate) fn connections_accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
     /// Stops accepting, lets in-flight requests finish (up to 5 s), then returns.
     pub(crate) async fn shutdown(self) {
         let _ = self.stop.send(true);
@@ -51,6 +59,8 @@ pub(crate) fn spawn(
         .local_addr()
         .expect("a bound listener has an address");
     let (stop, mut stop_rx) = watch::channel(false);
+    let accepted = Arc::new(AtomicU64::new(0));
+    let counter = accepted.clone();
     let task = tokio::spawn(async move {
         let mut conns = JoinSet::new();
         loop {
@@ -60,6 +70,7 @@ pub(crate) fn spawn(
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
                 accepted = listener.accept() => {
                     let Ok((stream, _peer)) = accepted else { continue };
+                    counter.fetch_add(1, Ordering::Relaxed);
                     let _ = stream.set_nodelay(true);
                     let router = router.clone();
                     let stop = stop_rx.clone();
@@ -97,7 +108,12 @@ pub(crate) fn spawn(
             conns.abort_all();
         }
     });
-    ServerHandle { addr, stop, task }
+    ServerHandle {
+        addr,
+        stop,
+        task,
+        accepted,
+    }
 }
 
 async fn serve_conn<I>(io: I, router: Router, protocol: Protocol, mut stop: watch::Receiver<bool>)

@@ -26,6 +26,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::Semaphore;
 
 pub use crate::error::ClientError;
+use crate::h2pool::H2Pool;
 use crate::jwt;
 use crate::retry::{retry_after, RetryPolicy};
 use crate::VendorOutcome;
@@ -68,8 +69,14 @@ impl fmt::Debug for ApnsCredentials {
 /// Tuning for an [`ApnsClient`].
 #[derive(Debug, Clone)]
 pub struct ApnsOptions {
-    /// Most sends in flight at once (streams on the connection).
+    /// Most sends in flight at once, over every connection.
     pub max_concurrency: usize,
+    /// Most HTTP/2 connections to APNs; the next is opened only when every open one has
+    /// `streams_per_connection` requests in flight (Apple allows several per provider).
+    pub connections: usize,
+    /// Requests in flight on one connection before the next is opened (APNs announces
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS` 1,000).
+    pub streams_per_connection: usize,
     pub retry: RetryPolicy,
     /// How long one provider token is reused (Apple: refresh between 20 and 60 minutes).
     pub token_ttl: Duration,
@@ -82,7 +89,9 @@ pub struct ApnsOptions {
 impl Default for ApnsOptions {
     fn default() -> Self {
         Self {
-            max_concurrency: 1000,
+            max_concurrency: 4000,
+            connections: 4,
+            streams_per_connection: 1000,
             retry: RetryPolicy::default(),
             token_ttl: Duration::from_secs(50 * 60),
             request_timeout: Duration::from_secs(30),
@@ -102,7 +111,7 @@ struct Inner {
     creds: ApnsCredentials,
     opts: ApnsOptions,
     base: String,
-    http: reqwest::Client,
+    pool: H2Pool,
     key: p256::ecdsa::SigningKey,
     jwt: Mutex<Option<CachedJwt>>,
     tokens_signed: AtomicU64,
@@ -165,32 +174,35 @@ impl ApnsClient {
             })
             .trim_end_matches('/')
             .to_owned();
-        let mut b = reqwest::Client::builder()
-            .http2_prior_knowledge()
-            .http2_adaptive_window(true)
-            .http2_keep_alive_interval(Duration::from_secs(60))
-            .http2_keep_alive_timeout(Duration::from_secs(20))
-            .http2_keep_alive_while_idle(true)
-            .pool_max_idle_per_host(1)
-            .pool_idle_timeout(None)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(opts.request_timeout)
-            .user_agent(concat!("openpush/", env!("CARGO_PKG_VERSION")));
-        if base.starts_with("https://") {
-            b = b.use_rustls_tls();
-            if let Some(pem) = &opts.extra_root_pem {
-                let cert = reqwest::Certificate::from_pem(pem.as_bytes())
-                    .map_err(|e| ClientError::Http(e.to_string()))?;
-                b = b.add_root_certificate(cert);
+        let build = || {
+            let mut b = reqwest::Client::builder()
+                .http2_prior_knowledge()
+                .http2_adaptive_window(true)
+                .http2_keep_alive_interval(Duration::from_secs(60))
+                .http2_keep_alive_timeout(Duration::from_secs(20))
+                .http2_keep_alive_while_idle(true)
+                .pool_max_idle_per_host(1)
+                .pool_idle_timeout(None)
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(opts.request_timeout)
+                .user_agent(concat!("openpush/", env!("CARGO_PKG_VERSION")));
+            if base.starts_with("https://") {
+                b = b.use_rustls_tls();
+                if let Some(pem) = &opts.extra_root_pem {
+                    let cert = reqwest::Certificate::from_pem(pem.as_bytes())
+                        .map_err(|e| ClientError::Http(e.to_string()))?;
+                    b = b.add_root_certificate(cert);
+                }
             }
-        }
-        let http = b.build().map_err(|e| ClientError::Http(e.to_string()))?;
+            b.build().map_err(|e| ClientError::Http(e.to_string()))
+        };
+        let pool = H2Pool::new(opts.connections, opts.streams_per_connection, build)?;
         let permits = opts.max_concurrency.max(1);
         Ok(Self {
             inner: Arc::new(Inner {
                 creds,
                 base,
-                http,
+                pool,
                 key,
                 jwt: Mutex::new(None),
                 tokens_signed: AtomicU64::new(0),
@@ -203,6 +215,11 @@ impl ApnsClient {
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
         &self.inner.base
+    }
+
+    /// How many HTTP/2 connections have carried a request.
+    pub fn connections_used(&self) -> usize {
+        self.inner.pool.connections_used()
     }
 
     /// How many provider tokens this client has signed (1 for the first hour of sends).
@@ -392,9 +409,9 @@ impl ApnsClient {
         req: &ApnsRequest,
         jwt: &str,
     ) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>), reqwest::Error> {
-        let mut r = self
-            .inner
-            .http
+        let stream = self.inner.pool.stream();
+        let mut r = stream
+            .http()
             .post(url)
             .header("authorization", format!("bearer {jwt}"))
             .header("apns-topic", &req.topic)

@@ -20,6 +20,7 @@
 pub mod apns;
 pub mod error;
 pub mod fcm;
+pub mod h2pool;
 pub mod honor;
 pub mod huawei;
 mod jwt;

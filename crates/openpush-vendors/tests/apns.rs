@@ -497,3 +497,42 @@ fn send_futures_are_send() {
     assert_send(&fcm.send(TOKEN, &m, None));
     assert_send(&fcm.send_many(&tokens, &m, None));
 }
+
+/// One HTTP/2 connection carries at most the stand-in's 50 concurrent streams here: a light load
+/// stays on one connection, and 200 requests in flight at once (the stand-in answers after
+/// 300 ms) open the pool's four.
+#[tokio::test]
+async fn connections_open_as_the_in_flight_load_needs_them() {
+    let opts = MockVendorsOptions::default();
+    let mut apns = openpush_vendor_mock::ApnsMockConfig::for_credentials(&opts.apns_credentials);
+    apns.max_concurrent_streams = 50;
+    let m = MockVendors::start_with(MockVendorsOptions {
+        apns: Some(apns),
+        ..opts
+    })
+    .await
+    .unwrap();
+    let c = ApnsClient::with_options(
+        creds(&m, m.apns_url()),
+        ApnsOptions {
+            retry: fast_retry(),
+            connections: 4,
+            streams_per_connection: 50,
+            max_concurrency: 200,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let light: Vec<String> = (0..20).map(token).collect();
+    let out = c.send_many(&light, &simple(), None).await;
+    assert!(out.iter().all(VendorOutcome::is_success), "{out:?}");
+    assert_eq!((c.connections_used(), m.apns_connections()), (1, 1));
+
+    m.apns().set_latency(Duration::from_millis(300));
+    let heavy: Vec<String> = (0..200).map(token).collect();
+    let out = c.send_many(&heavy, &simple(), None).await;
+    assert!(out.iter().all(VendorOutcome::is_success), "{out:?}");
+    assert_eq!((c.connections_used(), m.apns_connections()), (4, 4));
+    assert_eq!(m.apns().push_count(), 220);
+    m.shutdown().await;
+}
