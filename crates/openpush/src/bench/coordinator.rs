@@ -39,6 +39,11 @@ pub enum Scenario {
     Rate,
     /// `--tasks` list tasks scheduled a few seconds ahead: start lag after `startDate`.
     Schedule,
+    /// `/push/single` with strategy 2 to users bound to the vendor stand-ins, 100 users per
+    /// request, `--concurrency` requests in flight for `--duration` seconds: users accepted per
+    /// second (every vendor leg committed to the send queue before the answer) and request
+    /// latency; then every push must reach a stand-in.
+    Accept,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -61,18 +66,18 @@ pub struct BenchArgs {
     pub(crate) duration: u64,
     /// Seconds of load before measuring.
     #[arg(long, default_value_t = 3)]
-    warmup: u64,
+    pub(crate) warmup: u64,
     /// Notifications per second to offer; 0 pushes as fast as the server answers.
     #[arg(long, default_value_t = 0)]
     rate: u64,
     /// HTTP requests in flight.
     #[arg(long, default_value_t = 8)]
-    concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Push strategy (1: stored until acked; 4: online only, never stored).
     #[arg(long, default_value_t = 1)]
-    strategy: u8,
+    pub(crate) strategy: u8,
     #[arg(long, value_enum, default_value_t = Endpoint::Single)]
-    endpoint: Endpoint,
+    pub(crate) endpoint: Endpoint,
     /// Device worker processes.
     #[arg(long, default_value_t = 4)]
     workers: usize,
@@ -325,7 +330,7 @@ fn send_line(w: &mut WorkerProc, line: &str) {
     }
 }
 
-fn percentiles(h: &Histogram<u64>) -> Value {
+pub(crate) fn percentiles(h: &Histogram<u64>) -> Value {
     let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     json!({"count": h.len(), "p50_ms": ms(0.50), "p99_ms": ms(0.99), "p999_ms": ms(0.999), "max_ms": h.max() as f64 / 1000.0})
 }
@@ -356,18 +361,21 @@ fn message(payload: usize, ts: u64) -> Value {
 }
 
 /// Drives pushes until `stop`; returns (notifications accepted, request latency histogram).
-async fn drive(
+/// Pushes to `users` until `stop`; returns the users accepted while `measuring`, the request
+/// latencies then, the failed requests, and the users accepted in all.
+pub(crate) async fn drive(
     args: &BenchArgs,
     server: &str,
     token: &str,
     users: Arc<Vec<String>>,
     stop: Arc<AtomicBool>,
     measuring: Arc<AtomicBool>,
-) -> Result<(u64, Histogram<u64>, u64)> {
+) -> Result<(u64, Histogram<u64>, u64, u64)> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency * 2)
         .build()?;
     let accepted = Arc::new(AtomicU64::new(0));
+    let answered = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let next = Arc::new(AtomicU64::new(0));
     let hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(
@@ -385,9 +393,10 @@ async fn drive(
     let start = tokio::time::Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency.max(1) {
-        let (client, accepted, errors, next, hist, users, stop, measuring) = (
+        let (client, accepted, answered, errors, next, hist, users, stop, measuring) = (
             client.clone(),
             accepted.clone(),
+            answered.clone(),
             errors.clone(),
             next.clone(),
             hist.clone(),
@@ -426,6 +435,7 @@ async fn drive(
                 match req.bearer_auth(&token).send().await {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
+                        answered.fetch_add(per_req, Ordering::Relaxed);
                         if measuring.load(Ordering::Relaxed) {
                             accepted.fetch_add(per_req, Ordering::Relaxed);
                             let _ = hist.lock().record((super::now_us() - t0).max(1));
@@ -446,6 +456,7 @@ async fn drive(
         accepted.load(Ordering::Relaxed),
         h,
         errors.load(Ordering::Relaxed),
+        answered.load(Ordering::Relaxed),
     ))
 }
 
@@ -453,7 +464,11 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     if matches!(
         args.scenario,
-        Scenario::Broadcast | Scenario::Vendors | Scenario::Rate | Scenario::Schedule
+        Scenario::Broadcast
+            | Scenario::Vendors
+            | Scenario::Rate
+            | Scenario::Schedule
+            | Scenario::Accept
     ) {
         return run_fleet(args).await;
     }
@@ -540,7 +555,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             let (cpu, wall) = s.cpu();
             // Stop offering load, let what is in flight arrive, then collect.
             stop.store(true, Ordering::Relaxed);
-            let (accepted, req_hist, errors) = handle.await??;
+            let (accepted, req_hist, errors, _) = handle.await??;
             tokio::time::sleep(Duration::from_secs(2)).await;
             let mut received = 0u64;
             let mut lat = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?;
@@ -580,7 +595,11 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                 "server_cpu_percent": cpu / wall * 100.0,
             });
         }
-        Scenario::Broadcast | Scenario::Vendors | Scenario::Rate | Scenario::Schedule => {
+        Scenario::Broadcast
+        | Scenario::Vendors
+        | Scenario::Rate
+        | Scenario::Schedule
+        | Scenario::Accept => {
             unreachable!("run_fleet handles the fleet scenarios")
         }
     }

@@ -6,6 +6,7 @@
 //! Seeding is direct SQL into the fresh SQLite file (one statement for a million users, one for
 //! their bindings): creating them through the REST API would benchmark the seeding.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -612,6 +613,66 @@ pub(crate) async fn run(
                     "max_start_lag_ms": lags.iter().max(),
                     "min_start_lag_ms": lags.iter().min(),
                     "accepted_by_vendor_mocks": total(mocks),
+                }),
+            ))
+        }
+        Scenario::Accept => {
+            let mut a = args.clone();
+            a.strategy = 2;
+            a.endpoint = super::coordinator::Endpoint::Single;
+            let users: Arc<Vec<String>> =
+                Arc::new((0..args.users).map(|i| format!("u{i:07}")).collect());
+            let before = total(mocks);
+            let stop = Arc::new(AtomicBool::new(false));
+            let measuring = Arc::new(AtomicBool::new(false));
+            let handle = {
+                let (stop, measuring, users) = (stop.clone(), measuring.clone(), users.clone());
+                let (addr, token) = (server.addr.clone(), fleet.app_token.clone());
+                tokio::spawn(async move {
+                    super::coordinator::drive(&a, &addr, &token, users, stop, measuring).await
+                })
+            };
+            tokio::time::sleep(Duration::from_secs(args.warmup)).await;
+            measuring.store(true, Ordering::Relaxed);
+            let t0 = Instant::now();
+            let mut window = Sampler::start(pid);
+            while t0.elapsed() < Duration::from_secs(args.duration) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                window.sample();
+                sampler.sample();
+            }
+            measuring.store(false, Ordering::Relaxed);
+            let secs = t0.elapsed().as_secs_f64();
+            let (cpu, wall) = window.cpu();
+            stop.store(true, Ordering::Relaxed);
+            let (in_window, latency, errors, answered) = handle.await??;
+            // Every accepted user's push must reach its stand-in as the queue drains.
+            let drain_from = Instant::now();
+            let deadline = drain_from + Duration::from_secs(1800);
+            while total(mocks) - before < answered {
+                if Instant::now() > deadline {
+                    break;
+                }
+                sampler.sample();
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            let at_vendors = total(mocks) - before;
+            Ok((
+                json!({"strategy": 2, "endpoint": "single", "users_per_request": 100,
+                       "concurrency": args.concurrency, "users": args.users, "vendors": vendors,
+                       "message_bytes": msg.to_string().len(), "duration_secs": args.duration,
+                       "vendor_latency_ms": args.vendor_latency_ms}),
+                json!({
+                    "accepted_users_per_s": in_window as f64 / secs,
+                    "request_latency": super::coordinator::percentiles(&latency),
+                    "failed_requests": errors,
+                    "users_accepted_in_all": answered,
+                    "accepted_by_vendor_mocks": at_vendors,
+                    "lost": answered as i64 - at_vendors as i64,
+                    "drain_secs_after_load": drain_from.elapsed().as_secs_f64(),
+                    "per_vendor": counts(mocks),
+                    "server_peak_rss_kib": sampler.peak_rss_kib,
+                    "server_cpu_percent_in_window": cpu / wall * 100.0,
                 }),
             ))
         }
