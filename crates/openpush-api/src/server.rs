@@ -63,20 +63,27 @@ async fn rate_limit(
 ) -> Response {
     let (org, app) = org_app(&params);
     match state.app(&org, &app).await {
-        Ok(Some(app)) if !state.rate.allow(app.id, group) => {
-            ApiError::rate_limited().into_response()
-        }
-        Ok(_) => next.run(req).await,
+        Ok(Some(app)) => match state.rate.check(app.id, group) {
+            Ok(()) => next.run(req).await,
+            Err(wait) => ApiError::rate_limited(wait).into_response(),
+        },
+        Ok(None) => next.run(req).await,
         Err(e) => e.into_response(),
     }
 }
 
 /// Every error axum produces on its own (a path it could not decode, say) gets the Easemob
-/// envelope too. Responses that are already JSON pass untouched.
+/// envelope too. Responses that are already JSON pass untouched, except that a 429 without
+/// `Retry-After` gets one.
 async fn envelope_errors(req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let res = next.run(req).await;
+    let mut res = next.run(req).await;
     let status = res.status();
+    if status == StatusCode::TOO_MANY_REQUESTS && !res.headers().contains_key(header::RETRY_AFTER) {
+        // Every 429 says when to come back (ApiError's own 429s already do).
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(1u64));
+    }
     let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)
@@ -89,12 +96,12 @@ async fn envelope_errors(req: Request, next: Next) -> Response {
             ApiError::method_not_allowed(method.as_str()).into_response()
         }
         StatusCode::NOT_FOUND => ApiError::url_invalid().into_response(),
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             status,
-            error: "request_entity_too_large",
-            exception: "RequestEntityTooLargeException",
-            description: "request body is too large".into(),
-        }
+            "request_entity_too_large",
+            "RequestEntityTooLargeException",
+            "request body is too large",
+        )
         .into_response(),
         s if s.is_server_error() => {
             tracing::error!(%status, "unexpected error response");
@@ -106,12 +113,12 @@ async fn envelope_errors(req: Request, next: Next) -> Response {
 }
 
 fn internal_error() -> ApiError {
-    ApiError {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        error: "internal_server_error",
-        exception: "InternalServerErrorException",
-        description: "internal server error".into(),
-    }
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_server_error",
+        "InternalServerErrorException",
+        "internal server error",
+    )
 }
 
 /// The endpoints, grouped by the rate limit that applies to them.

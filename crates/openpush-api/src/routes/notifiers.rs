@@ -96,12 +96,12 @@ pub async fn list_notifiers(State(state): State<AppState>, ctx: AppCtx) -> ApiRe
 }
 
 fn not_found(name: &str) -> ApiError {
-    ApiError {
-        status: axum::http::StatusCode::BAD_REQUEST,
-        error: "resource_not_found",
-        exception: "ResourceNotFoundException",
-        description: format!("notifier not exists of {name}"),
-    }
+    ApiError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "resource_not_found",
+        "ResourceNotFoundException",
+        format!("notifier not exists of {name}"),
+    )
 }
 
 #[utoipa::path(get, path = "/{org}/{app}/notifiers/{name}", tag = "notifiers",

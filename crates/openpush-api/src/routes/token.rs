@@ -153,13 +153,11 @@ pub async fn token(
             .into_response())
         }
         None => Err(ApiError::illegal_argument("grant_type must be provided.")),
-        Some(other) => Err(ApiError {
-            status: StatusCode::BAD_REQUEST,
-            error: "unsupported_grant_type",
-            exception: "UnsupportedGrantTypeException",
-            description: format!(
-                "grant_type {other:?} is not supported; use client_credentials or password"
-            ),
-        }),
+        Some(other) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "UnsupportedGrantTypeException",
+            format!("grant_type {other:?} is not supported; use client_credentials or password"),
+        )),
     }
 }
