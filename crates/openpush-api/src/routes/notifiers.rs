@@ -16,8 +16,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppCtx, JsonBody};
 use crate::state::AppState;
 
-/// A notifier to add (or replace, by name).
-#[derive(Debug, Deserialize, ToSchema)]
+/// A notifier to add (or replace, by name). `Debug` never shows the credentials.
+#[derive(Deserialize, ToSchema)]
 pub struct NotifierRequest {
     /// The `notifier_name` bindings use.
     pub name: Option<String>,
@@ -32,6 +32,18 @@ pub struct NotifierRequest {
     pub credentials: Option<Value>,
     /// The vendor's base URL, to point at a stand-in or a proxy.
     pub base_url: Option<String>,
+}
+
+impl std::fmt::Debug for NotifierRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifierRequest")
+            .field("name", &self.name)
+            .field("vendor", &self.vendor)
+            .field("environment", &self.environment)
+            .field("credentials", &super::token::redacted(&self.credentials))
+            .field("base_url", &self.base_url)
+            .finish()
+    }
 }
 
 /// What the API shows of a notifier: never its credentials.
@@ -134,4 +146,29 @@ pub async fn delete_notifier(
         return Err(not_found(&name));
     }
     Ok(envelope::push(&ctx, state.now_ms(), json!("success"), &[]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_credentials() {
+        let req = NotifierRequest {
+            name: Some("hw".into()),
+            vendor: Some("huawei".into()),
+            environment: None,
+            credentials: Some(
+                json!({"app_id": "1", "client_id": "c", "client_secret": "hw-secret-value"}),
+            ),
+            base_url: Some("https://push-api.cloud.huawei.com".into()),
+        };
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("hw-secret-value"), "{shown}");
+        assert!(!shown.contains("client_secret"), "{shown}");
+        assert!(
+            shown.contains("huawei") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
 }

@@ -19,7 +19,8 @@ use crate::routes::users::user_entity;
 use crate::state::AppState;
 
 /// Token request. `ttl` (seconds; 0 = never expires) may be a number or a numeric string.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+/// `Debug` shows whether a secret was given, never the secret.
+#[derive(Default, Deserialize, ToSchema)]
 pub struct TokenRequest {
     pub grant_type: Option<String>,
     pub client_id: Option<String>,
@@ -28,6 +29,24 @@ pub struct TokenRequest {
     pub password: Option<String>,
     #[schema(value_type = Option<i64>)]
     pub ttl: Option<Value>,
+}
+
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("grant_type", &self.grant_type)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &redacted(&self.client_secret))
+            .field("username", &self.username)
+            .field("password", &redacted(&self.password))
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+/// What `Debug` shows of an optional secret.
+pub(crate) fn redacted<T>(secret: &Option<T>) -> Option<&'static str> {
+    secret.as_ref().map(|_| "<redacted>")
 }
 
 /// What `expires_in` says for a token that never expires: the largest value a signed 32-bit
@@ -159,5 +178,32 @@ pub async fn token(
             "UnsupportedGrantTypeException",
             format!("grant_type {other:?} is not supported; use client_credentials or password"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_secret_or_the_password() {
+        let req = TokenRequest {
+            grant_type: Some("client_credentials".into()),
+            client_id: Some("YXA6id".into()),
+            client_secret: Some("YXA6-the-secret".into()),
+            username: Some("alice".into()),
+            password: Some("hunter2-password".into()),
+            ttl: None,
+        };
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("the-secret"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("YXA6id") && shown.contains("alice"),
+            "{shown}"
+        );
+        assert!(shown.contains("<redacted>"), "{shown}");
+        let shown = format!("{:#?}", TokenRequest::default());
+        assert!(shown.contains("client_secret: None"), "{shown}");
     }
 }

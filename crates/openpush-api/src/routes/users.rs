@@ -58,12 +58,22 @@ pub fn user_entity(u: &User, bindings: &[Binding]) -> Value {
     Value::Object(m)
 }
 
-/// One user to register. Unknown fields are ignored.
-#[derive(Debug, Deserialize, ToSchema)]
+/// One user to register. Unknown fields are ignored. `Debug` never shows the password.
+#[derive(Deserialize, ToSchema)]
 pub struct NewUserRequest {
     pub username: String,
     pub password: String,
     pub nickname: Option<String>,
+}
+
+impl std::fmt::Debug for NewUserRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUserRequest")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("nickname", &self.nickname)
+            .finish()
+    }
 }
 
 /// A path username that cannot be valid cannot exist either.
@@ -392,4 +402,22 @@ pub async fn delete_user(
         path: "/users",
     };
     Ok(im.entities(vec![user_entity(&user, &[])], &[]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let req: NewUserRequest =
+            serde_json::from_value(json!({"username": "alice", "password": "pw-alice-secret"}))
+                .unwrap();
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("pw-alice-secret"), "{shown}");
+        assert!(
+            shown.contains("alice") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
 }
