@@ -22,6 +22,7 @@ pub struct Config {
     pub limits: Limits,
     pub rate_limits: RateLimits,
     pub gateway: openpush_gateway::GatewayConfig,
+    pub vendors: VendorsConfig,
 }
 
 impl Default for Config {
@@ -35,6 +36,7 @@ impl Default for Config {
             limits: Limits::default(),
             rate_limits: RateLimits::default(),
             gateway: openpush_gateway::GatewayConfig::default(),
+            vendors: VendorsConfig::default(),
         }
     }
 }
@@ -185,6 +187,39 @@ impl Default for RateLimits {
     }
 }
 
+/// Which hosts a notifier's `base_url` may name. The server sends the app's vendor credentials
+/// to that URL, so by default it must not point into the server's own network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VendorsConfig {
+    /// Accept base URLs whose host is a literal private (10/8, 172.16/12, 192.168/16),
+    /// link-local (169.254/16, fe80::/10), unique-local (fc00::/7) or unspecified address.
+    /// Default: false.
+    pub allow_private_base_url: bool,
+    /// Accept base URLs on loopback (127/8, ::1, localhost), where the vendor stand-ins of
+    /// `openpush mock-vendors` and the tests run. Default: true.
+    pub allow_loopback_base_url: bool,
+}
+
+impl Default for VendorsConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_base_url: false,
+            allow_loopback_base_url: true,
+        }
+    }
+}
+
+impl VendorsConfig {
+    /// The base URL policy these settings make.
+    pub fn base_url_policy(&self) -> openpush_core::notifier::BaseUrlPolicy {
+        openpush_core::notifier::BaseUrlPolicy {
+            allow_private: self.allow_private_base_url,
+            allow_loopback: self.allow_loopback_base_url,
+        }
+    }
+}
+
 /// The documented configuration file, every setting at its default.
 pub const DEFAULT_CONFIG_TOML: &str = r#"# OpenPush configuration. Every setting is shown at its default.
 # Precedence: defaults < this file (--config FILE) < OPENPUSH_* environment variables
@@ -290,6 +325,14 @@ replay_page = 256
 offline_retention_secs = 604800
 # Connection-table shards.
 hub_shards = 64
+
+[vendors]
+# Which hosts a notifier's base_url may name (the server sends the app's vendor credentials there).
+# Accept literal private (10/8, 172.16/12, 192.168/16), link-local (169.254/16, fe80::/10),
+# unique-local (fc00::/7) and unspecified addresses. Host names are not resolved for this check.
+allow_private_base_url = false
+# Accept loopback (127/8, ::1, localhost): where `openpush mock-vendors` and the tests run.
+allow_loopback_base_url = true
 "#;
 
 #[cfg(test)]

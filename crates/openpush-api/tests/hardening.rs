@@ -92,3 +92,80 @@ async fn error_descriptions_never_echo_a_10_kb_input_whole() {
         "push label not exists of nolabel",
     );
 }
+
+fn huawei_notifier(base_url: &str) -> Value {
+    json!({"name": "hw-internal", "vendor": "huawei", "base_url": base_url,
+           "credentials": {"app_id": "1", "client_id": "c", "client_secret": "s"}})
+}
+
+#[tokio::test]
+async fn notifier_base_urls_into_private_ranges_are_refused() {
+    let s = TestServer::start().await;
+    let (p, t) = s.bare_app_with_token("o", "a").await;
+    for (url, rule) in [
+        ("http://10.1.2.3:8080", "private address (10.0.0.0/8)"),
+        ("http://172.20.0.1", "private address (172.16.0.0/12)"),
+        ("https://192.168.0.10", "private address (192.168.0.0/16)"),
+        (
+            "http://169.254.169.254/latest",
+            "link-local address (169.254.0.0/16)",
+        ),
+        ("http://[fe80::1]:9000", "link-local address (fe80::/10)"),
+        ("http://[fd00::5]", "unique-local address (fc00::/7)"),
+        ("http://0.0.0.0:9000", "unspecified address"),
+    ] {
+        let got = s
+            .post(&format!("{p}/notifiers"), &t, huawei_notifier(url))
+            .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, rule);
+        assert_error(
+            &got,
+            StatusCode::BAD_REQUEST,
+            "vendors.allow_private_base_url",
+        );
+    }
+    let (_, list) = s.get(&format!("{p}/notifiers"), &t).await;
+    assert_eq!(list["data"], json!([]), "nothing was stored");
+    // Loopback (the stand-ins) and public hosts are accepted.
+    for url in ["http://127.0.0.1:9", "https://push-api.cloud.huawei.com"] {
+        let (st, b) = s
+            .post(&format!("{p}/notifiers"), &t, huawei_notifier(url))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{url}: {b}");
+    }
+}
+
+#[tokio::test]
+async fn private_and_loopback_base_urls_follow_the_server_settings() {
+    let s = TestServer::start_with(|c| {
+        c.vendors.allow_private_base_url = true;
+        c.vendors.allow_loopback_base_url = false;
+    })
+    .await;
+    let (p, t) = s.bare_app_with_token("o", "a").await;
+    let (st, b) = s
+        .post(
+            &format!("{p}/notifiers"),
+            &t,
+            huawei_notifier("http://10.1.2.3:8080"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let got = s
+        .post(
+            &format!("{p}/notifiers"),
+            &t,
+            huawei_notifier("http://127.0.0.1:9"),
+        )
+        .await;
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "loopback address (127.0.0.0/8)",
+    );
+    assert_error(
+        &got,
+        StatusCode::BAD_REQUEST,
+        "vendors.allow_loopback_base_url",
+    );
+}

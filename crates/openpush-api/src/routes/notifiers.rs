@@ -4,7 +4,9 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use openpush_core::notifier::{check_base_url, check_credentials, Environment, VendorKind};
+use openpush_core::notifier::{
+    check_base_url, check_credentials, BaseUrlPolicy, Environment, VendorKind,
+};
 use openpush_core::NotifierName;
 use openpush_store::Notifier;
 use serde::Deserialize;
@@ -57,8 +59,14 @@ fn notifier_json(n: &Notifier) -> Value {
     })
 }
 
-/// Validates and builds a notifier (shared with `openpush notifier add`).
-pub fn build_notifier(app_id: i64, req: NotifierRequest, now_ms: i64) -> ApiResult<Notifier> {
+/// Validates and builds a notifier (shared with `openpush notifier add`); `policy` says which
+/// base URL hosts are accepted (the server's `vendors` settings).
+pub fn build_notifier(
+    app_id: i64,
+    req: NotifierRequest,
+    now_ms: i64,
+    policy: BaseUrlPolicy,
+) -> ApiResult<Notifier> {
     let name = NotifierName::parse(req.name.as_deref().unwrap_or(""))?;
     let vendor = VendorKind::parse(req.vendor.as_deref().unwrap_or(""))?;
     let environment = Environment::parse(req.environment.as_deref().unwrap_or("production"))?;
@@ -67,7 +75,7 @@ pub fn build_notifier(app_id: i64, req: NotifierRequest, now_ms: i64) -> ApiResu
         .ok_or_else(|| ApiError::illegal_argument("credentials must be provided"))?;
     check_credentials(vendor, &credentials)?;
     if let Some(u) = &req.base_url {
-        check_base_url(u)?;
+        check_base_url(u, policy)?;
     }
     Ok(Notifier {
         app_id,
@@ -90,7 +98,8 @@ pub async fn put_notifier(
     ctx: AppCtx,
     JsonBody(req): JsonBody<NotifierRequest>,
 ) -> ApiResult<Response> {
-    let n = build_notifier(ctx.app.id, req, state.now_ms())?;
+    let policy = state.config.vendors.base_url_policy();
+    let n = build_notifier(ctx.app.id, req, state.now_ms(), policy)?;
     let replaced = state.store.put_notifier(&n).await?;
     tracing::info!(app = ctx.app.id, notifier = %n.name, vendor = %n.vendor, replaced, "notifier saved");
     let mut data = notifier_json(&n);
