@@ -97,6 +97,11 @@ pub struct Limits {
     /// How far ahead a `startDate` must be, in seconds (§3.4: one hour). Default: 3600. Lowered
     /// only by the benchmark harness to measure scheduled starts without waiting an hour.
     pub schedule_min_lead_secs: u64,
+    /// Password hashes (Argon2, about 19 MiB each) computed at once, for `POST /users` and the
+    /// `password` grant together; 0 = twice the CPU cores. Default: 0.
+    pub password_hash_concurrency: usize,
+    /// Password hashes waiting for a slot; work that would not fit gets 429. Default: 256.
+    pub password_hash_queue: usize,
 }
 
 impl Default for Limits {
@@ -120,6 +125,8 @@ impl Default for Limits {
             task_window_secs: 300,
             task_page_size: 500,
             schedule_min_lead_secs: 3600,
+            password_hash_concurrency: 0,
+            password_hash_queue: 256,
         }
     }
 }
@@ -276,6 +283,11 @@ task_window_secs = 300
 task_page_size = 500
 # How far ahead a startDate must be, in seconds (Easemob: one hour).
 schedule_min_lead_secs = 3600
+# Password hashes (Argon2, about 19 MiB each) computed at once, for POST /users and the password
+# grant together; 0 = twice the CPU cores.
+password_hash_concurrency = 0
+# Password hashes waiting for a slot; work that would not fit is refused with 429 + Retry-After.
+password_hash_queue = 256
 
 [rate_limits]
 # Requests per second per app key and endpoint group; a burst of one second's worth. Over: 429.

@@ -8,6 +8,7 @@ mod cursor;
 mod envelope;
 pub mod error;
 mod extract;
+pub mod hashing;
 mod ratelimit;
 mod routes;
 mod server;

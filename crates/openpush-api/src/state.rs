@@ -11,6 +11,7 @@ use parking_lot::RwLock;
 use crate::auth::TokenSigner;
 use crate::config::Config;
 use crate::error::ApiResult;
+use crate::hashing::HashPool;
 use crate::ratelimit::RateLimiter;
 
 /// Cheap to clone; every handler gets one.
@@ -27,6 +28,8 @@ pub struct Inner {
     pub signer: TokenSigner,
     pub clock: Arc<dyn Clock>,
     pub rate: RateLimiter,
+    /// Every password hash and verification runs through it.
+    pub hashing: HashPool,
     apps: RwLock<HashMap<(String, String), CachedApp>>,
 }
 
@@ -54,6 +57,10 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let rate = RateLimiter::new(config.rate_limits.clone());
+        let hashing = HashPool::new(
+            config.limits.password_hash_concurrency,
+            config.limits.password_hash_queue,
+        );
         Self(Arc::new(Inner {
             store,
             gateway: engine.gateway.clone(),
@@ -63,6 +70,7 @@ impl AppState {
             signer,
             clock,
             rate,
+            hashing,
             apps: RwLock::new(HashMap::new()),
         }))
     }

@@ -169,3 +169,60 @@ async fn private_and_loopback_base_urls_follow_the_server_settings() {
         "vendors.allow_loopback_base_url",
     );
 }
+
+#[tokio::test]
+async fn password_hashing_is_bounded_and_the_overflow_gets_429() {
+    // One hash at a time and one waiting: a burst of logins cannot all queue for the hashing
+    // slots; what does not fit is refused at once with 429 and Retry-After.
+    let s = TestServer::start_with(|c| {
+        c.limits.password_hash_concurrency = 1;
+        c.limits.password_hash_queue = 1;
+    })
+    .await;
+    let (p, t) = s.bare_app_with_token("o", "a").await;
+    s.users(&p, &t, &["dev"]).await;
+    let login = json!({"grant_type": "password", "username": "dev", "password": "pw"});
+    let mut refused = 0;
+    let mut logged_in = 0;
+    // Each verification takes tens of milliseconds, so twenty logins sent at once overlap;
+    // a burst is repeated in the unlikely case that they arrive one after another.
+    for _ in 0..5 {
+        let burst: Vec<_> = (0..20)
+            .map(|_| {
+                let req = s.client.post(s.url(&format!("{p}/token"))).json(&login);
+                tokio::spawn(async move { req.send().await.unwrap() })
+            })
+            .collect();
+        for h in burst {
+            let res = h.await.unwrap();
+            match res.status() {
+                StatusCode::OK => logged_in += 1,
+                StatusCode::TOO_MANY_REQUESTS => {
+                    refused += 1;
+                    assert_eq!(res.headers()["retry-after"], "1");
+                    let body: Value = res.json().await.unwrap();
+                    assert_eq!(body["exception"], "TooManyRequestsException");
+                    let desc = body["error_description"].as_str().unwrap();
+                    assert!(desc.contains("busy checking passwords"), "{desc}");
+                }
+                other => panic!("unexpected {other}: {}", res.text().await.unwrap()),
+            }
+        }
+        if refused > 0 {
+            break;
+        }
+    }
+    assert!(refused > 0, "no login of the bursts was refused");
+    assert!(logged_in > 0, "every login was refused");
+    // The pool is idle again: a full batch of 60 users (more than it holds) is hashed, alone.
+    let batch: Vec<Value> = (0..60)
+        .map(|i| json!({"username": format!("batch{i}"), "password": "pw"}))
+        .collect();
+    let (st, b) = s.post(&format!("{p}/users"), &t, Value::Array(batch)).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["entities"].as_array().unwrap().len(), 60);
+    let (st, b) = s
+        .call(Method::POST, &format!("{p}/token"), None, Some(login))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+}

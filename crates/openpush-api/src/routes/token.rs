@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use openpush_core::Username;
+use openpush_core::{Password, Username};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
@@ -138,16 +138,20 @@ pub async fn token(
                 .password
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| ApiError::illegal_argument("password must be provided"))?;
+            // No stored password is longer (users are created through `Password`), so a longer
+            // one fails without hashing; that says nothing about which users exist.
+            if password.chars().count() > Password::MAX_CHARS {
+                return Err(ApiError::invalid_grant("invalid username or password"));
+            }
             let user = match Username::parse(&username) {
                 Ok(u) => state.store.user(app.id, &u).await?,
                 Err(_) => None,
             };
             let stored = user.as_ref().map(|u| u.password_hash.clone());
-            let ok = tokio::task::spawn_blocking(move || {
-                auth::verify_password(&password, stored.as_deref())
-            })
-            .await
-            .unwrap_or(false);
+            let ok = state
+                .hashing
+                .run_one(move || auth::verify_password(&password, stored.as_deref()))
+                .await?;
             let user = match (ok, user) {
                 (true, Some(u)) => u,
                 _ => return Err(ApiError::invalid_grant("invalid username or password")),
