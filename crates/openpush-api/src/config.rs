@@ -131,8 +131,11 @@ impl Default for Limits {
     }
 }
 
-/// Requests per second per app key, per endpoint group (easemob-push-api.md §9). A group
-/// allows a burst of one second's worth. Over the limit: 429.
+/// Requests per second per app key, per endpoint group. A group allows a burst of one second's
+/// worth. Over the limit: 429 with `Retry-After`. Only requests that authenticated (a valid
+/// token of the app, or a `/token` grant with correct credentials) spend an app's budget;
+/// failed and unauthenticated requests are limited per source address instead
+/// (`failed_per_source`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RateLimits {
@@ -169,6 +172,13 @@ pub struct RateLimits {
     pub notifiers: u32,
     /// `GET /push/data/...` (statistics). Default: 1 (Easemob: 10 per 10 s).
     pub stats: u32,
+    /// Failed or unauthenticated requests per second per source address (an IPv4 address or
+    /// an IPv6 /64), whatever app they name; over it: 429 with `Retry-After`. Requests that
+    /// authenticate are never counted or refused by it. 0 = not limited. Default: 5.
+    pub failed_per_source: u32,
+    /// How many failed or unauthenticated requests a source may send at once before
+    /// `failed_per_source` applies. Default: 50.
+    pub failed_burst_per_source: u32,
 }
 
 impl Default for RateLimits {
@@ -190,6 +200,8 @@ impl Default for RateLimits {
             tasks: 50,
             notifiers: 10,
             stats: 1,
+            failed_per_source: 5,
+            failed_burst_per_source: 50,
         }
     }
 }
@@ -290,8 +302,9 @@ password_hash_concurrency = 0
 password_hash_queue = 256
 
 [rate_limits]
-# Requests per second per app key and endpoint group; a burst of one second's worth. Over: 429.
-# A rate of 0 leaves that group unlimited.
+# Requests per second per app key and endpoint group; a burst of one second's worth. Over: 429
+# with Retry-After. A rate of 0 leaves that group unlimited. Only requests that authenticated (a
+# valid token of the app, or a /token grant with correct credentials) spend an app's budget.
 # Turns every rate limit on or off.
 enabled = true
 # POST /token.
@@ -324,6 +337,12 @@ tasks = 50
 notifiers = 10
 # GET /push/data/... (statistics; Easemob: 10 per 10 s).
 stats = 1
+# Failed or unauthenticated requests per second per source address (IPv4 address or IPv6 /64),
+# whatever app they name; over: 429 with Retry-After. Requests that authenticate are never counted
+# or refused by it (an app server behind the same address as an attacker keeps working). 0 = off.
+failed_per_source = 5
+# Failed or unauthenticated requests a source may send at once before failed_per_source applies.
+failed_burst_per_source = 50
 
 [gateway]
 # The Easemob channel (device WebSocket at /{org}/{app}/push/connect).

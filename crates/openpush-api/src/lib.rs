@@ -12,6 +12,7 @@ pub mod hashing;
 mod ratelimit;
 mod routes;
 mod server;
+pub mod source_limit;
 pub mod state;
 
 pub use config::{Config, DEFAULT_CONFIG_TOML};

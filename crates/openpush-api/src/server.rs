@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, RawPathParams, Request, State};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -26,7 +26,6 @@ use utoipa_axum::routes;
 use crate::auth::TokenSigner;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::extract::org_app;
 use crate::ratelimit::RateGroup;
 use crate::routes::{
     binding, connect, labels, notifiers, push, settings, stats, tasks, token, users,
@@ -52,25 +51,6 @@ use crate::state::AppState;
     )
 )]
 struct ApiDoc;
-
-/// Answers 429 when the app named in the URL is over its rate for `group`. Unknown apps pass
-/// through: the handler refuses them anyway, and no bucket is made for them.
-async fn rate_limit(
-    State((state, group)): State<(AppState, RateGroup)>,
-    params: RawPathParams,
-    req: Request,
-    next: Next,
-) -> Response {
-    let (org, app) = org_app(&params);
-    match state.app(&org, &app).await {
-        Ok(Some(app)) => match state.rate.check(app.id, group) {
-            Ok(()) => next.run(req).await,
-            Err(wait) => ApiError::rate_limited(wait).into_response(),
-        },
-        Ok(None) => next.run(req).await,
-        Err(e) => e.into_response(),
-    }
-}
 
 /// Every error axum produces on its own (a path it could not decode, say) gets the Easemob
 /// envelope too. Responses that are already JSON pass untouched, except that a 429 without
@@ -213,10 +193,9 @@ pub fn router(state: AppState) -> Router {
         .into_iter()
         .fold(
             OpenApiRouter::with_openapi(ApiDoc::openapi()),
-            |acc, (group, r)| {
-                let layer = middleware::from_fn_with_state((state.clone(), group), rate_limit);
-                acc.merge(r.route_layer(layer))
-            },
+            // The group rides in the request's extensions; whatever authenticates the request
+            // (AppCtx, the token grant) spends the app's rate for it then.
+            |acc, (group, r)| acc.merge(r.route_layer(axum::Extension(group))),
         )
         .split_for_parts();
     let doc = Arc::new(doc);
@@ -233,6 +212,10 @@ pub fn router(state: AppState) -> Router {
             ApiError::method_not_allowed(method.as_str())
         })
         .layer(middleware::from_fn(envelope_errors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::source_limit::limit_failures,
+        ))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             tracing::error!("a handler panicked");
@@ -347,6 +330,7 @@ impl Server {
         let app = router(self.state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let hub = self.state.gateway.hub.clone();
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move {
             shutdown.await;
             // Devices are told to reconnect elsewhere (1001) while HTTP requests drain.

@@ -226,3 +226,154 @@ async fn password_hashing_is_bounded_and_the_overflow_gets_429() {
         .await;
     assert_eq!(st, StatusCode::OK, "{b}");
 }
+
+/// Status, `Retry-After` and body of a request.
+async fn send(req: reqwest::RequestBuilder) -> (StatusCode, Option<String>, Value) {
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, retry, res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn bad_credentials_never_spend_the_tenants_budget_and_their_flood_gets_429() {
+    let s = TestServer::start_with(|c| {
+        c.rate_limits.enabled = true;
+        c.rate_limits.failed_per_source = 2;
+        c.rate_limits.failed_burst_per_source = 10;
+    })
+    .await;
+    assert_eq!(s.config.rate_limits.push_single, 10);
+    let creds = s.create_app("o", "a").await;
+    let t = s.app_token(&creds).await;
+    let p = "/o/a";
+    s.users(p, &t, &["u1"]).await;
+    let push = json!({"targets": ["u1"], "strategy": 4,
+                      "pushMessage": {"title": "t", "content": "c"}});
+    let tenant_push = || {
+        s.client
+            .post(s.url(&format!("{p}/push/single")))
+            .bearer_auth(&t)
+            .json(&push)
+    };
+    let mut tenant_calls = 0;
+
+    // 1. A flood of bad tokens at /push/single, the tenant pushing in between. Before, each
+    //    bad call spent the app's 10/s and the tenant got 429.
+    let mut flood = Vec::new();
+    for i in 0..40 {
+        let bad = if i % 2 == 0 {
+            "not-a-token"
+        } else {
+            "AQEAAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        };
+        flood.push(
+            send(
+                s.client
+                    .post(s.url(&format!("{p}/push/single")))
+                    .bearer_auth(bad)
+                    .json(&push),
+            )
+            .await,
+        );
+        if i % 10 == 9 {
+            let (st, _, b) = send(tenant_push()).await;
+            assert_eq!(st, StatusCode::OK, "the tenant was limited: {b}");
+            tenant_calls += 1;
+        }
+    }
+    let limited = check_flood(&flood, StatusCode::UNAUTHORIZED);
+    assert!(
+        limited >= 25,
+        "only {limited} of 40 bad-token calls got 429"
+    );
+
+    // 2. A flood of wrong secrets at /token (the source is already over its budget): refused,
+    //    while the app server's correct grant still gets its token.
+    let mut flood = Vec::new();
+    for i in 0..40 {
+        let body = json!({"grant_type": "client_credentials", "client_id": creds.client_id,
+                          "client_secret": format!("YXA6wrong{i}")});
+        flood.push(send(s.client.post(s.url(&format!("{p}/token"))).json(&body)).await);
+        if i % 10 == 9 {
+            let fresh = s.app_token(&creds).await;
+            assert!(!fresh.is_empty());
+        }
+    }
+    let limited = check_flood(&flood, StatusCode::BAD_REQUEST);
+    assert!(limited >= 35, "only {limited} of 40 wrong secrets got 429");
+
+    // 3. Wrong passwords from the flooding address are refused before any hashing; a device
+    //    logging in from another address is not affected.
+    let login = |pw: &str| json!({"grant_type": "password", "username": "u1", "password": pw});
+    let (st, retry, b) = send(
+        s.client
+            .post(s.url(&format!("{p}/token")))
+            .json(&login("wrong")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS, "{b}");
+    assert!(retry.is_some());
+    let elsewhere = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let (st, _, b) = send(
+        elsewhere
+            .post(s.url(&format!("{p}/token")))
+            .json(&login("pw")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert!(b["access_token"].is_string());
+
+    // 4. The tenant's authenticated calls went through all along; its own budget still holds.
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        let (st, retry, b) = send(tenant_push()).await;
+        if st == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(b["error_description"], "This request has reached api limit");
+            assert!(retry.is_some(), "a 429 without Retry-After");
+        }
+        statuses.push(st);
+    }
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert!(
+        ok + tenant_calls >= 10,
+        "the tenant had less than its budget: {statuses:?}"
+    );
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "the app's own budget no longer limits it: {statuses:?}"
+    );
+}
+
+/// Checks every answer of a flood: `failure` (the plain refusal) or 429 from the per-source
+/// limiter with `Retry-After`; returns how many got 429.
+fn check_flood(flood: &[(StatusCode, Option<String>, Value)], failure: StatusCode) -> usize {
+    let mut limited = 0;
+    for (st, retry, b) in flood {
+        if *st == StatusCode::TOO_MANY_REQUESTS {
+            limited += 1;
+            let secs: u64 = retry
+                .as_deref()
+                .expect("429 without Retry-After")
+                .parse()
+                .unwrap();
+            // At 2 a second the next token is at most half a second away.
+            assert_eq!(secs, 1, "Retry-After {secs}");
+            assert_eq!(b["exception"], "TooManyRequestsException");
+            let desc = b["error_description"].as_str().unwrap();
+            assert!(
+                desc.contains("failed or unauthenticated requests from this address"),
+                "{desc}"
+            );
+        } else {
+            assert_eq!(*st, failure, "{b}");
+        }
+    }
+    limited
+}

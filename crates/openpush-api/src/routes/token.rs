@@ -15,7 +15,9 @@ use super::lenient_i64;
 use crate::auth::{self, Claims, Subject};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
+use crate::ratelimit::RateGroup;
 use crate::routes::users::user_entity;
+use crate::source_limit::{Attempt, SourceAttempt};
 use crate::state::AppState;
 
 /// Token request. `ttl` (seconds; 0 = never expires) may be a number or a numeric string.
@@ -47,6 +49,16 @@ impl std::fmt::Debug for TokenRequest {
 /// What `Debug` shows of an optional secret.
 pub(crate) fn redacted<T>(secret: &Option<T>) -> Option<&'static str> {
     secret.as_ref().map(|_| "<redacted>")
+}
+
+/// A grant whose credentials were correct: it authenticated (nothing is taken from its
+/// source's budget of failed requests) and it spends one token of the app's `/token` rate.
+fn granted(state: &AppState, attempt: &SourceAttempt, app_id: i64) -> ApiResult<()> {
+    attempt.authenticated();
+    state
+        .rate
+        .check(app_id, RateGroup::Token)
+        .map_err(ApiError::rate_limited)
 }
 
 /// What `expires_in` says for a token that never expires: the largest value a signed 32-bit
@@ -82,6 +94,7 @@ fn ttl_secs(state: &AppState, ttl: Option<&Value>) -> ApiResult<u64> {
 )]
 pub async fn token(
     State(state): State<AppState>,
+    Attempt(attempt): Attempt,
     Path((org, name)): Path<(String, String)>,
     JsonBody(req): JsonBody<TokenRequest>,
 ) -> ApiResult<Response> {
@@ -116,6 +129,7 @@ pub async fn token(
             if !auth::client_secret_matches(&secret, &app.secret_hash) {
                 return Err(ApiError::invalid_grant("client_secret does not match"));
             }
+            granted(&state, &attempt, app.id)?;
             let token = state.signer.sign(&Claims {
                 app_id: app.id,
                 issued_ms: now,
@@ -138,6 +152,9 @@ pub async fn token(
                 .password
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| ApiError::illegal_argument("password must be provided"))?;
+            // The check below is costly (Argon2): a source over its budget of failed requests
+            // is refused before it, whatever the password.
+            attempt.check_budget()?;
             // No stored password is longer (users are created through `Password`), so a longer
             // one fails without hashing; that says nothing about which users exist.
             if password.chars().count() > Password::MAX_CHARS {
@@ -156,6 +173,7 @@ pub async fn token(
                 (true, Some(u)) => u,
                 _ => return Err(ApiError::invalid_grant("invalid username or password")),
             };
+            granted(&state, &attempt, app.id)?;
             let uuid = uuid::Uuid::parse_str(&user.uuid)
                 .map(|u| *u.as_bytes())
                 .map_err(|e| ApiError::internal(&e))?;
