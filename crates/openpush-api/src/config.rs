@@ -18,6 +18,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C. Default: 30.
     pub shutdown_grace_secs: u64,
+    pub http: HttpConfig,
     pub token: TokenConfig,
     pub limits: Limits,
     pub rate_limits: RateLimits,
@@ -32,11 +33,48 @@ impl Default for Config {
             data_dir: PathBuf::from("./openpush-data"),
             max_body_bytes: 1024 * 1024,
             shutdown_grace_secs: 30,
+            http: HttpConfig::default(),
             token: TokenConfig::default(),
             limits: Limits::default(),
             rate_limits: RateLimits::default(),
             gateway: openpush_gateway::GatewayConfig::default(),
             vendors: VendorsConfig::default(),
+        }
+    }
+}
+
+/// HTTP connections: timeouts against clients that hold connections open without using them,
+/// and caps on how many are open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpConfig {
+    /// Milliseconds a client has to send a request's whole header: the first request's from
+    /// when the connection is accepted, later ones' from their first byte. Late: the
+    /// connection is closed. Default: 10000.
+    pub header_read_timeout_ms: u64,
+    /// Milliseconds a connection may stay open with no request in flight; then it is closed
+    /// (gracefully; dropped if it has not closed after as long again). Device WebSockets are
+    /// kept alive by their heartbeats instead. Default: 60000.
+    pub keep_alive_timeout_ms: u64,
+    /// Connections open at once, HTTP and device WebSockets together; over it a new connection
+    /// is closed at once. 0 = as many as the open-file limit allows; a larger value is lowered
+    /// to that, with a warning at start (the limit less a reserve of an eighth of it, 64 to
+    /// 1024 descriptors, for the store and the vendor clients). Default: 0.
+    pub max_connections: usize,
+    /// Connections open at once from one source address (an IPv4 address or an IPv6 /64); over
+    /// it a new connection from that source is closed at once. Devices behind one carrier NAT
+    /// share an address: raise it for such fleets. 0 = no cap per source; more than half of
+    /// the total cap is lowered to that half, with a warning at start. Default: 1000.
+    pub max_connections_per_source: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_ms: 10_000,
+            keep_alive_timeout_ms: 60_000,
+            max_connections: 0,
+            max_connections_per_source: 1000,
         }
     }
 }
@@ -252,6 +290,22 @@ data_dir = "./openpush-data"
 max_body_bytes = 1048576
 # Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
 shutdown_grace_secs = 30
+
+[http]
+# HTTP connections. Milliseconds a client has to send a request's whole header: the first
+# request's from when the connection is accepted, later ones' from their first byte; late: closed.
+header_read_timeout_ms = 10000
+# Milliseconds a connection may stay open with no request in flight; then it is closed. Device
+# WebSockets are kept alive by their heartbeats instead.
+keep_alive_timeout_ms = 60000
+# Connections open at once (HTTP and device WebSockets); over it a new one is closed at once.
+# 0 = as many as the open-file limit allows (less a reserve for the store and vendor clients); a
+# larger value is lowered to that, with a warning at start.
+max_connections = 0
+# Connections open at once from one source address (IPv4 address or IPv6 /64); 0 = no cap; more
+# than half of the total cap is lowered to that half. Devices behind one carrier NAT share an
+# address: raise it for such fleets.
+max_connections_per_source = 1000
 
 [token]
 # Lifetime of a token when the request has no `ttl`, in seconds (60 days). ttl = 0 never expires.

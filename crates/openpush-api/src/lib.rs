@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod config;
+mod conn;
 mod cursor;
 mod envelope;
 pub mod error;

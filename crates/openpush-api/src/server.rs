@@ -19,12 +19,17 @@ use openpush_store::sqlite::SqliteStore;
 use openpush_store::Store;
 use openpush_vendors::NotifierDispatch;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::TokenSigner;
 use crate::config::Config;
+use crate::conn::{
+    self, effective_max_connections, effective_max_per_source, open_file_limit, ConnTable, Timeouts,
+};
 use crate::error::ApiError;
 use crate::ratelimit::RateGroup;
 use crate::routes::{
@@ -230,6 +235,7 @@ pub struct Server {
     listener: TcpListener,
     state: AppState,
     store: Arc<dyn Store>,
+    conns: Arc<ConnTable>,
 }
 
 impl std::fmt::Debug for Server {
@@ -296,6 +302,11 @@ impl Server {
             },
             engine.gateway.shutdown.clone(),
         );
+        let max_connections =
+            effective_max_connections(config.http.max_connections, open_file_limit());
+        let per_source =
+            effective_max_per_source(config.http.max_connections_per_source, max_connections);
+        let conns = ConnTable::new(max_connections, per_source);
         let state = AppState::new(
             store.clone(),
             engine,
@@ -308,6 +319,7 @@ impl Server {
             listener,
             state,
             store,
+            conns,
         })
     }
 
@@ -320,39 +332,84 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes; then stops accepting, gives in-flight requests up
-    /// to `shutdown_grace_secs` to finish, and closes the store.
+    /// The cap on open connections in use: `http.max_connections`, or what the open-file
+    /// limit allows if that is less (or if it is 0).
+    pub fn max_connections(&self) -> usize {
+        self.conns.max_total()
+    }
+
+    /// Serves until `shutdown` completes; then stops accepting, tells devices to reconnect
+    /// elsewhere, gives in-flight requests up to `shutdown_grace_secs` to finish (connections
+    /// still open then are dropped), and closes the store. Connections are served by
+    /// [`crate::conn`]: header and keep-alive timeouts, caps per source and in total.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
+        let config = &self.state.config;
+        let grace = Duration::from_secs(config.shutdown_grace_secs);
+        let timeouts = Timeouts {
+            header_read: Duration::from_millis(config.http.header_read_timeout_ms),
+            keep_alive: Duration::from_millis(config.http.keep_alive_timeout_ms),
+        };
         let app = router(self.state.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let hub = self.state.gateway.hub.clone();
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move {
-            shutdown.await;
-            // Devices are told to reconnect elsewhere (1001) while HTTP requests drain.
-            hub.close_all(openpush_gateway::frames::CLOSE_GOING_AWAY);
-            let _ = tx.send(());
-        });
-        let drained = async {
-            // Connections that stay open past the grace period are dropped.
-            let _ = rx.await;
-            tokio::time::sleep(grace).await;
-        };
-        let result = tokio::select! {
-            r = serve => r,
-            () = drained => {
-                tracing::warn!("in-flight requests did not finish within {grace:?}; closing");
-                Ok(())
+        // Every connection task is tracked here and awaited before the store closes.
+        let tracker = TaskTracker::new();
+        let stop = CancellationToken::new();
+        let force = CancellationToken::new();
+        tokio::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = self.listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, peer)) => match self.conns.admit(peer.ip()) {
+                    Some(permit) => {
+                        tracker.spawn(conn::serve_connection(
+                            stream,
+                            peer,
+                            permit,
+                            app.clone(),
+                            timeouts,
+                            stop.clone(),
+                            force.clone(),
+                        ));
+                    }
+                    None => {
+                        // Over a cap: closed at once, so the listen queue keeps moving.
+                        tracing::debug!(%peer, open = self.conns.open(), "connection refused: over the connection cap");
+                        drop(stream);
+                    }
+                },
+                Err(e) if conn::is_connection_error(&e) => {}
+                Err(e) => {
+                    // Out of descriptors, say: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::select! {
+                        () = &mut shutdown => break,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
             }
-        };
+        }
+        drop(self.listener);
+        // Devices are told to reconnect elsewhere (1001) while HTTP requests drain.
+        self.state
+            .gateway
+            .hub
+            .close_all(openpush_gateway::frames::CLOSE_GOING_AWAY);
+        stop.cancel();
+        tracker.close();
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::warn!("in-flight requests did not finish within {grace:?}; closing");
+            force.cancel();
+            tracker.wait().await;
+        }
         self.state.gateway.shutdown().await;
         self.state.engine.stopped().await;
         self.store.close().await;
         tracing::info!("store closed");
-        result
+        Ok(())
     }
 }

@@ -377,3 +377,236 @@ fn check_flood(flood: &[(StatusCode, Option<String>, Value)], failure: StatusCod
     }
     limited
 }
+
+mod slow_clients {
+    use std::net::SocketAddr;
+    use std::time::{Duration, Instant};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpSocket, TcpStream};
+
+    use super::*;
+
+    const HALF_HEADER: &[u8] = b"GET /openapi.json HTTP/1.1\r\nHost: openpush\r\nAccept: */*\r\n";
+
+    fn addr(s: &TestServer) -> SocketAddr {
+        s.base.trim_start_matches("http://").parse().unwrap()
+    }
+
+    /// A connection to the server from `source` (any 127.0.0.0/8 address works on loopback).
+    async fn connect_from(s: &TestServer, source: &str) -> TcpStream {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+        socket.connect(addr(s)).await.unwrap()
+    }
+
+    /// Reads until the server closes the connection: how long that took, or `None` if it was
+    /// still open after `limit`. What the server sent is appended to `got`.
+    async fn closed_within(
+        c: &mut TcpStream,
+        limit: Duration,
+        got: &mut Vec<u8>,
+    ) -> Option<Duration> {
+        let t0 = Instant::now();
+        let mut buf = [0u8; 4096];
+        loop {
+            match tokio::time::timeout_at((t0 + limit).into(), c.read(&mut buf)).await {
+                Err(_) => return None,
+                Ok(Ok(0)) | Ok(Err(_)) => return Some(t0.elapsed()),
+                Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn half_headers_and_silent_connections_are_closed_after_the_header_timeout() {
+        let s = TestServer::start_with(|c| {
+            c.http.header_read_timeout_ms = 300;
+            c.http.keep_alive_timeout_ms = 10_000;
+        })
+        .await;
+        let t0 = Instant::now();
+        let mut conns = Vec::new();
+        for i in 0..60 {
+            let mut c = connect_from(&s, "127.0.0.1").await;
+            // Most send half a header; some send nothing at all.
+            if i % 6 != 0 {
+                c.write_all(HALF_HEADER).await.unwrap();
+            }
+            conns.push(c);
+        }
+        // One more trickles a byte every 50 ms: it never finishes its header.
+        let mut trickle = connect_from(&s, "127.0.0.1").await;
+        let trickler = tokio::spawn(async move {
+            for b in HALF_HEADER.iter().cycle().take(200) {
+                if trickle.write_all(&[*b]).await.is_err() {
+                    return Some(());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            None
+        });
+        for (i, c) in conns.iter_mut().enumerate() {
+            let mut got = Vec::new();
+            let closed = closed_within(c, Duration::from_secs(5), &mut got).await;
+            assert!(closed.is_some(), "connection {i} still open after 5 s");
+            assert!(got.is_empty(), "connection {i} got an answer: {got:?}");
+        }
+        let elapsed = t0.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(290),
+            "closed early: {elapsed:?}"
+        );
+        assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+        assert_eq!(
+            tokio::time::timeout(Duration::from_secs(5), trickler)
+                .await
+                .unwrap()
+                .unwrap(),
+            Some(()),
+            "the trickling connection was never closed"
+        );
+        // A client that sends its request in time is served.
+        let (st, _) = s.call(Method::GET, "/openapi.json", None, None).await;
+        assert_eq!(st, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout() {
+        let s = TestServer::start_with(|c| {
+            c.http.header_read_timeout_ms = 5_000;
+            c.http.keep_alive_timeout_ms = 400;
+        })
+        .await;
+        let mut c = connect_from(&s, "127.0.0.1").await;
+        c.write_all(b"GET /nowhere HTTP/1.1\r\nHost: openpush\r\n\r\n")
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        let closed = closed_within(&mut c, Duration::from_secs(5), &mut got)
+            .await
+            .expect("the idle connection was never closed");
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.starts_with("HTTP/1.1 404"), "{text}");
+        assert!(
+            closed >= Duration::from_millis(390),
+            "closed early: {closed:?}"
+        );
+        // A connection in use is not idle: two requests 250 ms apart on one connection.
+        let mut c = connect_from(&s, "127.0.0.1").await;
+        for _ in 0..2 {
+            c.write_all(b"GET /nowhere HTTP/1.1\r\nHost: openpush\r\n\r\n")
+                .await
+                .unwrap();
+            let mut buf = vec![0u8; 64 * 1024];
+            let n = c.read(&mut buf).await.unwrap();
+            assert!(
+                buf[..n].starts_with(b"HTTP/1.1 404"),
+                "{:?}",
+                String::from_utf8_lossy(&buf[..n])
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_over_the_per_source_cap_are_closed_while_others_are_served() {
+        let s = TestServer::start_with(|c| {
+            c.http.header_read_timeout_ms = 10_000;
+            c.http.max_connections_per_source = 3;
+        })
+        .await;
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            let mut c = connect_from(&s, "127.0.0.2").await;
+            c.write_all(HALF_HEADER).await.unwrap();
+            held.push(c);
+        }
+        for c in &mut held {
+            let open = closed_within(c, Duration::from_millis(200), &mut Vec::new()).await;
+            assert_eq!(open, None, "a connection within the cap was closed");
+        }
+        for _ in 0..3 {
+            let mut c = connect_from(&s, "127.0.0.2").await;
+            let _ = c.write_all(HALF_HEADER).await;
+            let closed = closed_within(&mut c, Duration::from_secs(2), &mut Vec::new()).await;
+            assert!(
+                closed.is_some(),
+                "a fourth connection from one source stayed open"
+            );
+        }
+        // Another source is served meanwhile.
+        let (st, b) = s.call(Method::GET, "/openapi.json", None, None).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+        // A place given back is taken again.
+        drop(held.pop());
+        let mut again = None;
+        for _ in 0..100 {
+            let mut c = connect_from(&s, "127.0.0.2").await;
+            c.write_all(HALF_HEADER).await.unwrap();
+            if closed_within(&mut c, Duration::from_millis(100), &mut Vec::new())
+                .await
+                .is_none()
+            {
+                again = Some(c);
+                break;
+            }
+        }
+        assert!(
+            again.is_some(),
+            "the freed place was never given to a new connection"
+        );
+    }
+
+    #[tokio::test]
+    async fn device_websockets_hold_their_place_under_the_cap() {
+        let s = TestServer::start_with(|c| c.http.max_connections_per_source = 2).await;
+        let (p, t) = s.bare_app_with_token("o", "a").await;
+        s.users(&p, &t, &["u1"]).await;
+        let (st, b) = s
+            .call(
+                Method::POST,
+                &format!("{p}/token"),
+                None,
+                Some(json!({"grant_type": "password", "username": "u1", "password": "pw"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+        let user_token = b["access_token"].as_str().unwrap().to_owned();
+        let mut sockets = Vec::new();
+        for d in ["d1", "d2"] {
+            let mut c = connect_from(&s, "127.0.0.2").await;
+            let req = format!(
+                "GET {p}/push/connect?device_id={d}&access_token={user_token} HTTP/1.1\r\n\
+                 Host: openpush\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            );
+            c.write_all(req.as_bytes()).await.unwrap();
+            let mut buf = [0u8; 1024];
+            let n = c.read(&mut buf).await.unwrap();
+            let head = String::from_utf8_lossy(&buf[..n]);
+            assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+            sockets.push(c);
+        }
+        // Two devices hold the source's two places: a third connection is closed at once.
+        let mut c = connect_from(&s, "127.0.0.2").await;
+        let _ = c.write_all(HALF_HEADER).await;
+        let closed = closed_within(&mut c, Duration::from_secs(2), &mut Vec::new()).await;
+        assert!(closed.is_some(), "a connection over the cap stayed open");
+        // A device leaving frees its place.
+        drop(sockets.pop());
+        let mut again = None;
+        for _ in 0..100 {
+            let mut c = connect_from(&s, "127.0.0.2").await;
+            c.write_all(HALF_HEADER).await.unwrap();
+            if closed_within(&mut c, Duration::from_millis(100), &mut Vec::new())
+                .await
+                .is_none()
+            {
+                again = Some(c);
+                break;
+            }
+        }
+        assert!(again.is_some(), "the device's place was never given back");
+    }
+}

@@ -204,7 +204,8 @@ async fn async_main(cli: Cli) -> Result<()> {
             let stop = StopSignal::new().context("listening for Ctrl-C and SIGTERM")?;
             let server = Server::bind(config).await.context("starting the server")?;
             let addr = server.local_addr().context("reading the bound address")?;
-            tracing::info!(%addr, data_dir = %data_dir.display(), "openpush listening");
+            let max_connections = server.max_connections();
+            tracing::info!(%addr, data_dir = %data_dir.display(), max_connections, "openpush listening");
             server.run(shutdown_signal(stop)).await.context("serving")?;
             tracing::info!("stopped");
             Ok(())
