@@ -17,10 +17,19 @@ pub enum AdminError {
 }
 
 /// A created app and its client secret, which is shown this once and stored only hashed.
-#[derive(Debug)]
+/// `Debug` does not show the secret (print the field itself where it must be shown).
 pub struct CreatedApp {
     pub app: App,
     pub client_secret: String,
+}
+
+impl std::fmt::Debug for CreatedApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApp")
+            .field("app", &self.app)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
 }
 
 pub async fn create_app(
@@ -47,4 +56,24 @@ pub async fn create_app(
             e => AdminError::Store(e),
         })?;
     Ok(CreatedApp { app, client_secret })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn debug_never_shows_the_client_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = openpush_store::sqlite::SqliteStore::open(dir.path())
+            .await
+            .unwrap();
+        let clock = openpush_core::ManualClock::new(0);
+        let created = create_app(&store, &clock, "o", "a").await.unwrap();
+        let shown = format!("{created:?}");
+        assert!(!shown.contains(&created.client_secret), "{shown}");
+        assert!(shown.contains(&created.app.client_id), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        store.close().await;
+    }
 }

@@ -18,11 +18,13 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C. Default: 30.
     pub shutdown_grace_secs: u64,
+    pub http: HttpConfig,
     pub token: TokenConfig,
     pub limits: Limits,
     pub rate_limits: RateLimits,
     pub gateway: openpush_gateway::GatewayConfig,
     pub send_queue: SendQueueConfig,
+    pub vendors: VendorsConfig,
 }
 
 impl Default for Config {
@@ -32,11 +34,13 @@ impl Default for Config {
             data_dir: PathBuf::from("./openpush-data"),
             max_body_bytes: 1024 * 1024,
             shutdown_grace_secs: 30,
+            http: HttpConfig::default(),
             token: TokenConfig::default(),
             limits: Limits::default(),
             rate_limits: RateLimits::default(),
             gateway: openpush_gateway::GatewayConfig::default(),
             send_queue: SendQueueConfig::default(),
+            vendors: VendorsConfig::default(),
         }
     }
 }
@@ -92,6 +96,42 @@ impl SendQueueConfig {
             backoff_base: std::time::Duration::from_millis(self.backoff_base_ms),
             backoff_max: std::time::Duration::from_secs(self.backoff_max_secs),
             ..openpush_engine::OutboxConfig::default()
+        }
+    }
+}
+
+/// HTTP connections: timeouts against clients that hold connections open without using them,
+/// and caps on how many are open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpConfig {
+    /// Milliseconds a client has to send a request's whole header: the first request's from
+    /// when the connection is accepted, later ones' from their first byte. Late: the
+    /// connection is closed. Default: 10000.
+    pub header_read_timeout_ms: u64,
+    /// Milliseconds a connection may stay open with no request in flight; then it is closed
+    /// (gracefully; dropped if it has not closed after as long again). Device WebSockets are
+    /// kept alive by their heartbeats instead. Default: 60000.
+    pub keep_alive_timeout_ms: u64,
+    /// Connections open at once, HTTP and device WebSockets together; over it a new connection
+    /// is closed at once. 0 = as many as the open-file limit allows; a larger value is lowered
+    /// to that, with a warning at start (the limit less a reserve of an eighth of it, 64 to
+    /// 1024 descriptors, for the store and the vendor clients). Default: 0.
+    pub max_connections: usize,
+    /// Connections open at once from one source address (an IPv4 address or an IPv6 /64); over
+    /// it a new connection from that source is closed at once. Devices behind one carrier NAT
+    /// share an address: raise it for such fleets. 0 = no cap per source; more than half of
+    /// the total cap is lowered to that half, with a warning at start. Default: 1000.
+    pub max_connections_per_source: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_ms: 10_000,
+            keep_alive_timeout_ms: 60_000,
+            max_connections: 0,
+            max_connections_per_source: 1000,
         }
     }
 }
@@ -152,6 +192,11 @@ pub struct Limits {
     /// How far ahead a `startDate` must be, in seconds (Easemob: one hour). Default: 3600. Lowered
     /// only by the benchmark harness to measure scheduled starts without waiting an hour.
     pub schedule_min_lead_secs: u64,
+    /// Password hashes (Argon2, about 19 MiB each) computed at once, for `POST /users` and the
+    /// `password` grant together; 0 = twice the CPU cores. Default: 0.
+    pub password_hash_concurrency: usize,
+    /// Password hashes waiting for a slot; work that would not fit gets 429. Default: 256.
+    pub password_hash_queue: usize,
 }
 
 impl Default for Limits {
@@ -175,12 +220,19 @@ impl Default for Limits {
             task_window_secs: 300,
             task_page_size: 500,
             schedule_min_lead_secs: 3600,
+            password_hash_concurrency: 0,
+            password_hash_queue: 256,
         }
     }
 }
 
 /// Requests per second per app key, per endpoint group (Easemob's rates by default). A group
 /// allows a burst of one second's worth. Over the limit: 429.
+/// Requests per second per app key, per endpoint group. A group allows a burst of one second's
+/// worth. Over the limit: 429 with `Retry-After`. Only requests that authenticated (a valid
+/// token of the app, or a `/token` grant with correct credentials) spend an app's budget;
+/// failed and unauthenticated requests are limited per source address instead
+/// (`failed_per_source`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RateLimits {
@@ -217,6 +269,13 @@ pub struct RateLimits {
     pub notifiers: u32,
     /// `GET /push/data/...` (statistics). Default: 1 (Easemob: 10 per 10 s).
     pub stats: u32,
+    /// Failed or unauthenticated requests per second per source address (an IPv4 address or
+    /// an IPv6 /64), whatever app they name; over it: 429 with `Retry-After`. Requests that
+    /// authenticate are never counted or refused by it. 0 = not limited. Default: 5.
+    pub failed_per_source: u32,
+    /// How many failed or unauthenticated requests a source may send at once before
+    /// `failed_per_source` applies. Default: 50.
+    pub failed_burst_per_source: u32,
 }
 
 impl Default for RateLimits {
@@ -238,6 +297,41 @@ impl Default for RateLimits {
             tasks: 50,
             notifiers: 10,
             stats: 1,
+            failed_per_source: 5,
+            failed_burst_per_source: 50,
+        }
+    }
+}
+
+/// Which hosts a notifier's `base_url` may name. The server sends the app's vendor credentials
+/// to that URL, so by default it must not point into the server's own network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VendorsConfig {
+    /// Accept base URLs whose host is a literal private (10/8, 172.16/12, 192.168/16),
+    /// link-local (169.254/16, fe80::/10), unique-local (fc00::/7) or unspecified address.
+    /// Default: false.
+    pub allow_private_base_url: bool,
+    /// Accept base URLs on loopback (127/8, ::1, localhost), where the vendor stand-ins of
+    /// `openpush mock-vendors` and the tests run. Default: true.
+    pub allow_loopback_base_url: bool,
+}
+
+impl Default for VendorsConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_base_url: false,
+            allow_loopback_base_url: true,
+        }
+    }
+}
+
+impl VendorsConfig {
+    /// The base URL policy these settings make.
+    pub fn base_url_policy(&self) -> openpush_core::notifier::BaseUrlPolicy {
+        openpush_core::notifier::BaseUrlPolicy {
+            allow_private: self.allow_private_base_url,
+            allow_loopback: self.allow_loopback_base_url,
         }
     }
 }
@@ -255,6 +349,22 @@ data_dir = "./openpush-data"
 max_body_bytes = 1048576
 # Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
 shutdown_grace_secs = 30
+
+[http]
+# HTTP connections. Milliseconds a client has to send a request's whole header: the first
+# request's from when the connection is accepted, later ones' from their first byte; late: closed.
+header_read_timeout_ms = 10000
+# Milliseconds a connection may stay open with no request in flight; then it is closed. Device
+# WebSockets are kept alive by their heartbeats instead.
+keep_alive_timeout_ms = 60000
+# Connections open at once (HTTP and device WebSockets); over it a new one is closed at once.
+# 0 = as many as the open-file limit allows (less a reserve for the store and vendor clients); a
+# larger value is lowered to that, with a warning at start.
+max_connections = 0
+# Connections open at once from one source address (IPv4 address or IPv6 /64); 0 = no cap; more
+# than half of the total cap is lowered to that half. Devices behind one carrier NAT share an
+# address: raise it for such fleets.
+max_connections_per_source = 1000
 
 [token]
 # Lifetime of a token when the request has no `ttl`, in seconds (60 days). ttl = 0 never expires.
@@ -298,10 +408,16 @@ task_window_secs = 300
 task_page_size = 500
 # How far ahead a startDate must be, in seconds (Easemob: one hour).
 schedule_min_lead_secs = 3600
+# Password hashes (Argon2, about 19 MiB each) computed at once, for POST /users and the password
+# grant together; 0 = twice the CPU cores.
+password_hash_concurrency = 0
+# Password hashes waiting for a slot; work that would not fit is refused with 429 + Retry-After.
+password_hash_queue = 256
 
 [rate_limits]
-# Requests per second per app key and endpoint group; a burst of one second's worth. Over: 429.
-# A rate of 0 leaves that group unlimited.
+# Requests per second per app key and endpoint group; a burst of one second's worth. Over: 429
+# with Retry-After. A rate of 0 leaves that group unlimited. Only requests that authenticated (a
+# valid token of the app, or a /token grant with correct credentials) spend an app's budget.
 # Turns every rate limit on or off.
 enabled = true
 # POST /token.
@@ -334,6 +450,12 @@ tasks = 50
 notifiers = 10
 # GET /push/data/... (statistics; Easemob: 10 per 10 s).
 stats = 1
+# Failed or unauthenticated requests per second per source address (IPv4 address or IPv6 /64),
+# whatever app they name; over: 429 with Retry-After. Requests that authenticate are never counted
+# or refused by it (an app server behind the same address as an attacker keeps working). 0 = off.
+failed_per_source = 5
+# Failed or unauthenticated requests a source may send at once before failed_per_source applies.
+failed_burst_per_source = 50
 
 [gateway]
 # The Easemob channel (device WebSocket at /{org}/{app}/push/connect).
@@ -363,6 +485,14 @@ lease_secs = 120
 claim_batch = 4
 # Claims a worker keeps in flight at once.
 claims_in_flight = 8
+
+[vendors]
+# Which hosts a notifier's base_url may name (the server sends the app's vendor credentials there).
+# Accept literal private (10/8, 172.16/12, 192.168/16), link-local (169.254/16, fe80::/10),
+# unique-local (fc00::/7) and unspecified addresses. Host names are not resolved for this check.
+allow_private_base_url = false
+# Accept loopback (127/8, ::1, localhost): where `openpush mock-vendors` and the tests run.
+allow_loopback_base_url = true
 "#;
 
 #[cfg(test)]

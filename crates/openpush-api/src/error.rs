@@ -1,8 +1,13 @@
 //! The one error type of the HTTP layer. It renders the Easemob error envelope: `error`,
 //! `exception`, `error_description`, `timestamp`, `duration`. A 5xx never carries internal text;
 //! the cause goes to the log.
+//!
+//! Descriptions often echo what the caller sent (a username, a label name, a field's value).
+//! Every `ApiError` is built through [`ApiError::new`], which clips a long description (see
+//! [`clip_description`]), so a 10 KB input is never sent back whole. A 429 names, in
+//! `Retry-After`, when to try again.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use openpush_core::{Clock, InvalidValue, SystemClock};
 use openpush_store::StoreError;
@@ -14,6 +19,34 @@ pub struct ApiError {
     pub error: &'static str,
     pub exception: &'static str,
     pub description: String,
+    /// Seconds for the `Retry-After` header. A 429 without one is sent with 1.
+    pub retry_after: Option<u64>,
+}
+
+/// Characters kept from the start of a long error description.
+pub const DESCRIPTION_HEAD_CHARS: usize = 200;
+/// Characters kept from the end of a long error description (its last words often say what
+/// was expected).
+pub const DESCRIPTION_TAIL_CHARS: usize = 60;
+
+/// A description of at most `DESCRIPTION_HEAD_CHARS + DESCRIPTION_TAIL_CHARS` characters is
+/// kept as it is. A longer one (it echoes some long input) keeps its first 200 and last 60
+/// characters around an ellipsis, so at most 261 characters go back to the caller.
+pub fn clip_description(s: String) -> String {
+    let head = DESCRIPTION_HEAD_CHARS;
+    let tail = DESCRIPTION_TAIL_CHARS;
+    // A cheap bound first: fewer bytes than the limit means fewer characters too.
+    if s.len() <= head + tail {
+        return s;
+    }
+    let count = s.chars().count();
+    if count <= head + tail {
+        return s;
+    }
+    let mut out: String = s.chars().take(head).collect();
+    out.push('…');
+    out.extend(s.chars().skip(count - tail));
+    out
 }
 
 #[derive(Serialize)]
@@ -26,7 +59,8 @@ struct Envelope<'a> {
 }
 
 impl ApiError {
-    fn new(
+    /// An error of any status and kind; the description is clipped ([`clip_description`]).
+    pub fn new(
         status: StatusCode,
         error: &'static str,
         exception: &'static str,
@@ -36,8 +70,15 @@ impl ApiError {
             status,
             error,
             exception,
-            description: description.into(),
+            description: clip_description(description.into()),
+            retry_after: None,
         }
+    }
+
+    /// Sets the `Retry-After` header, in whole seconds (at least 1).
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs.max(1));
+        self
     }
 
     /// 400 `IllegalArgumentException`: a bad parameter.
@@ -182,13 +223,37 @@ impl ApiError {
         )
     }
 
-    pub fn rate_limited() -> Self {
+    /// 429: the app is over its rate for the endpoint group; `wait` is until the next token.
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "reach_limit",
             "TooManyRequestsException",
             "This request has reached api limit",
         )
+        .with_retry_after(retry_secs(wait))
+    }
+
+    /// 429: too many failed or unauthenticated requests from the caller's address.
+    pub fn source_limited(wait: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "reach_limit",
+            "TooManyRequestsException",
+            "too many failed or unauthenticated requests from this address; try again later",
+        )
+        .with_retry_after(retry_secs(wait))
+    }
+
+    /// 429: every password-hashing slot is busy and the queue for them is full.
+    pub fn hashing_busy() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "reach_limit",
+            "TooManyRequestsException",
+            "the server is busy checking passwords; try again later",
+        )
+        .with_retry_after(1)
     }
 
     /// 401 with one of Easemob's authentication texts.
@@ -261,6 +326,12 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Whole seconds to wait, rounded up, at least 1.
+pub fn retry_secs(wait: std::time::Duration) -> u64 {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    secs.max(1)
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Envelope {
@@ -270,8 +341,61 @@ impl IntoResponse for ApiError {
             duration: 0,
             error_description: &self.description,
         };
-        (self.status, axum::Json(body)).into_response()
+        let mut res = (self.status, axum::Json(body)).into_response();
+        let retry = match (self.retry_after, self.status) {
+            (Some(s), _) => Some(s),
+            (None, StatusCode::TOO_MANY_REQUESTS) => Some(1),
+            (None, _) => None,
+        };
+        if let Some(s) = retry {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        res
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_descriptions_are_clipped_at_construction() {
+        let input = "u".repeat(10 * 1024);
+        let e = ApiError::illegal_argument(format!("username {input} is not valid; use letters"));
+        let chars = e.description.chars().count();
+        assert_eq!(chars, DESCRIPTION_HEAD_CHARS + 1 + DESCRIPTION_TAIL_CHARS);
+        assert!(
+            e.description.starts_with("username uuu"),
+            "{}",
+            e.description
+        );
+        assert!(e.description.contains('…'));
+        assert!(e.description.ends_with("is not valid; use letters"));
+        // Short descriptions, and one exactly at the limit, are kept whole.
+        let exact = "x".repeat(DESCRIPTION_HEAD_CHARS + DESCRIPTION_TAIL_CHARS);
+        assert_eq!(clip_description(exact.clone()), exact);
+        assert_eq!(
+            ApiError::label_not_found("a").description,
+            "push label not exists of a"
+        );
+        // Characters, not bytes: a multi-byte input is cut on character boundaries.
+        let wide = clip_description("名".repeat(1000));
+        assert_eq!(wide.chars().count(), 261);
+    }
+
+    #[test]
+    fn every_429_names_when_to_retry() {
+        let res = ApiError::rate_limited(std::time::Duration::from_millis(2100)).into_response();
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "3");
+        let bare = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "reach_limit", "X", "busy");
+        assert_eq!(bare.into_response().headers()[header::RETRY_AFTER], "1");
+        let other = ApiError::illegal_argument("bad").into_response();
+        assert!(other.headers().get(header::RETRY_AFTER).is_none());
+        assert_eq!(retry_secs(std::time::Duration::ZERO), 1);
+        assert_eq!(retry_secs(std::time::Duration::from_secs(4)), 4);
+    }
+}

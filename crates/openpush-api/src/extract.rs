@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::Subject;
 use crate::error::{ApiError, Unauthorized};
+use crate::ratelimit::RateGroup;
 use crate::state::AppState;
 
 /// Turns JSON bytes into `T`, naming the offending field on a type error.
@@ -177,7 +178,9 @@ impl QueryMap {
     }
 }
 
-/// An authenticated app-level call: the URL's app, and a valid app token of that app.
+/// An authenticated app-level call: the URL's app, and a valid app token of that app. Once the
+/// token is checked, the call takes one token of the app's rate for its route's group (the
+/// [`RateGroup`] the router put in the request's extensions): 429 when there is none.
 #[derive(Debug, Clone)]
 pub struct AppCtx {
     pub app: Arc<App>,
@@ -229,6 +232,14 @@ impl FromRequestParts<AppState> for AppCtx {
             .await?
             .filter(|a| a.id == claims.app_id)
             .ok_or(ApiError::unauthorized(Unauthorized::NotIssuedHere))?;
+        // Authenticated: from here on the request spends the app's budget, not its source's.
+        crate::source_limit::attempt_of(parts).authenticated();
+        if let Some(group) = parts.extensions.get::<RateGroup>() {
+            state
+                .rate
+                .check(app.id, *group)
+                .map_err(ApiError::rate_limited)?;
+        }
         let host = parts
             .headers
             .get(header::HOST)

@@ -4,13 +4,16 @@
 pub mod admin;
 pub mod auth;
 pub mod config;
+mod conn;
 mod cursor;
 mod envelope;
 pub mod error;
 mod extract;
+pub mod hashing;
 mod ratelimit;
 mod routes;
 mod server;
+pub mod source_limit;
 pub mod state;
 
 pub use config::{Config, DEFAULT_CONFIG_TOML};

@@ -5,7 +5,7 @@
 //! requests it receives; a limiter shared by all nodes is left for clustering to add.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -80,16 +80,16 @@ impl RateLimiter {
         }
     }
 
-    /// Takes one token for `app_id` in `group`; `false` means over the limit. A rate of 0
-    /// means the group is not limited.
-    pub fn allow(&self, app_id: i64, group: RateGroup) -> bool {
-        self.allow_at(app_id, group, Instant::now())
+    /// Takes one token for `app_id` in `group`; `Err` (how long until the next token) means
+    /// over the limit. A rate of 0 means the group is not limited.
+    pub fn check(&self, app_id: i64, group: RateGroup) -> Result<(), Duration> {
+        self.check_at(app_id, group, Instant::now())
     }
 
-    fn allow_at(&self, app_id: i64, group: RateGroup, now: Instant) -> bool {
+    fn check_at(&self, app_id: i64, group: RateGroup, now: Instant) -> Result<(), Duration> {
         let rate = self.rate(group);
         if !self.config.enabled || rate == 0 {
-            return true;
+            return Ok(());
         }
         let rate = f64::from(rate);
         let mut buckets = self.buckets.lock();
@@ -102,17 +102,25 @@ impl RateLimiter {
         b.last = now;
         if b.tokens >= 1.0 {
             b.tokens -= 1.0;
-            true
+            Ok(())
         } else {
-            false
+            Err(Duration::from_secs_f64((1.0 - b.tokens) / rate))
         }
+    }
+
+    #[cfg(test)]
+    fn allow_at(&self, app_id: i64, group: RateGroup, now: Instant) -> bool {
+        self.check_at(app_id, group, now).is_ok()
+    }
+
+    #[cfg(test)]
+    fn allow(&self, app_id: i64, group: RateGroup) -> bool {
+        self.check(app_id, group).is_ok()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn limiter(label: u32) -> RateLimiter {
@@ -134,6 +142,12 @@ mod tests {
         let t1 = t0 + Duration::from_millis(340);
         assert!(l.allow_at(1, RateGroup::Label, t1));
         assert!(!l.allow_at(1, RateGroup::Label, t1));
+        // Empty: the wait is until the next whole token, a third of a second at most.
+        let wait = l.check_at(1, RateGroup::Label, t1).unwrap_err();
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_millis(334),
+            "{wait:?}"
+        );
     }
 
     #[test]

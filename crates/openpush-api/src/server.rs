@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, RawPathParams, Request, State};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -19,14 +19,18 @@ use openpush_store::sqlite::SqliteStore;
 use openpush_store::Store;
 use openpush_vendors::NotifierDispatch;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::TokenSigner;
 use crate::config::Config;
+use crate::conn::{
+    self, effective_max_connections, effective_max_per_source, open_file_limit, ConnTable, Timeouts,
+};
 use crate::error::ApiError;
-use crate::extract::org_app;
 use crate::ratelimit::RateGroup;
 use crate::routes::{
     binding, connect, labels, notifiers, push, settings, stats, tasks, token, users,
@@ -53,30 +57,18 @@ use crate::state::AppState;
 )]
 struct ApiDoc;
 
-/// Answers 429 when the app named in the URL is over its rate for `group`. Unknown apps pass
-/// through: the handler refuses them anyway, and no bucket is made for them.
-async fn rate_limit(
-    State((state, group)): State<(AppState, RateGroup)>,
-    params: RawPathParams,
-    req: Request,
-    next: Next,
-) -> Response {
-    let (org, app) = org_app(&params);
-    match state.app(&org, &app).await {
-        Ok(Some(app)) if !state.rate.allow(app.id, group) => {
-            ApiError::rate_limited().into_response()
-        }
-        Ok(_) => next.run(req).await,
-        Err(e) => e.into_response(),
-    }
-}
-
 /// Every error axum produces on its own (a path it could not decode, say) gets the Easemob
-/// envelope too. Responses that are already JSON pass untouched.
+/// envelope too. Responses that are already JSON pass untouched, except that a 429 without
+/// `Retry-After` gets one.
 async fn envelope_errors(req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let res = next.run(req).await;
+    let mut res = next.run(req).await;
     let status = res.status();
+    if status == StatusCode::TOO_MANY_REQUESTS && !res.headers().contains_key(header::RETRY_AFTER) {
+        // Every 429 says when to come back (ApiError's own 429s already do).
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(1u64));
+    }
     let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)
@@ -89,12 +81,12 @@ async fn envelope_errors(req: Request, next: Next) -> Response {
             ApiError::method_not_allowed(method.as_str()).into_response()
         }
         StatusCode::NOT_FOUND => ApiError::url_invalid().into_response(),
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             status,
-            error: "request_entity_too_large",
-            exception: "RequestEntityTooLargeException",
-            description: "request body is too large".into(),
-        }
+            "request_entity_too_large",
+            "RequestEntityTooLargeException",
+            "request body is too large",
+        )
         .into_response(),
         s if s.is_server_error() => {
             tracing::error!(%status, "unexpected error response");
@@ -106,12 +98,12 @@ async fn envelope_errors(req: Request, next: Next) -> Response {
 }
 
 fn internal_error() -> ApiError {
-    ApiError {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        error: "internal_server_error",
-        exception: "InternalServerErrorException",
-        description: "internal server error".into(),
-    }
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_server_error",
+        "InternalServerErrorException",
+        "internal server error",
+    )
 }
 
 /// The endpoints, grouped by the rate limit that applies to them.
@@ -206,10 +198,9 @@ pub fn router(state: AppState) -> Router {
         .into_iter()
         .fold(
             OpenApiRouter::with_openapi(ApiDoc::openapi()),
-            |acc, (group, r)| {
-                let layer = middleware::from_fn_with_state((state.clone(), group), rate_limit);
-                acc.merge(r.route_layer(layer))
-            },
+            // The group rides in the request's extensions; whatever authenticates the request
+            // (AppCtx, the token grant) spends the app's rate for it then.
+            |acc, (group, r)| acc.merge(r.route_layer(axum::Extension(group))),
         )
         .split_for_parts();
     let doc = Arc::new(doc);
@@ -226,6 +217,10 @@ pub fn router(state: AppState) -> Router {
             ApiError::method_not_allowed(method.as_str())
         })
         .layer(middleware::from_fn(envelope_errors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::source_limit::limit_failures,
+        ))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             tracing::error!("a handler panicked");
@@ -240,6 +235,7 @@ pub struct Server {
     listener: TcpListener,
     state: AppState,
     store: Arc<dyn Store>,
+    conns: Arc<ConnTable>,
 }
 
 impl std::fmt::Debug for Server {
@@ -307,6 +303,11 @@ impl Server {
                 poll: Duration::from_millis(500),
             },
         );
+        let max_connections =
+            effective_max_connections(config.http.max_connections, open_file_limit());
+        let per_source =
+            effective_max_per_source(config.http.max_connections_per_source, max_connections);
+        let conns = ConnTable::new(max_connections, per_source);
         let state = AppState::new(
             store.clone(),
             engine,
@@ -319,6 +320,7 @@ impl Server {
             listener,
             state,
             store,
+            conns,
         })
     }
 
@@ -331,34 +333,80 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes; then stops accepting, gives in-flight requests up
-    /// to `shutdown_grace_secs` to finish, and closes the store.
+    /// The cap on open connections in use: `http.max_connections`, or what the open-file
+    /// limit allows if that is less (or if it is 0).
+    pub fn max_connections(&self) -> usize {
+        self.conns.max_total()
+    }
+
+    /// Serves until `shutdown` completes; then stops accepting, tells devices to reconnect
+    /// elsewhere, gives in-flight requests up to `shutdown_grace_secs` to finish (connections
+    /// still open then are dropped), and closes the store. Connections are served by
+    /// [`crate::conn`]: header and keep-alive timeouts, caps per source and in total.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
+        let config = &self.state.config;
+        let grace = Duration::from_secs(config.shutdown_grace_secs);
+        let timeouts = Timeouts {
+            header_read: Duration::from_millis(config.http.header_read_timeout_ms),
+            keep_alive: Duration::from_millis(config.http.keep_alive_timeout_ms),
+        };
         let app = router(self.state.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let hub = self.state.gateway.hub.clone();
-        let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move {
-            shutdown.await;
-            // Devices are told to reconnect elsewhere (1001) while HTTP requests drain.
-            hub.close_all(openpush_gateway::frames::CLOSE_GOING_AWAY);
-            let _ = tx.send(());
-        });
-        let drained = async {
-            // Connections that stay open past the grace period are dropped.
-            let _ = rx.await;
-            tokio::time::sleep(grace).await;
-        };
-        let result = tokio::select! {
-            r = serve => r,
-            () = drained => {
-                tracing::warn!("in-flight requests did not finish within {grace:?}; closing");
-                Ok(())
+        // Every connection task is tracked here and awaited before the store closes.
+        let tracker = TaskTracker::new();
+        let stop = CancellationToken::new();
+        let force = CancellationToken::new();
+        tokio::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = self.listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, peer)) => match self.conns.admit(peer.ip()) {
+                    Some(permit) => {
+                        tracker.spawn(conn::serve_connection(
+                            stream,
+                            peer,
+                            permit,
+                            app.clone(),
+                            timeouts,
+                            stop.clone(),
+                            force.clone(),
+                        ));
+                    }
+                    None => {
+                        // Over a cap: closed at once, so the listen queue keeps moving.
+                        tracing::debug!(%peer, open = self.conns.open(), "connection refused: over the connection cap");
+                        drop(stream);
+                    }
+                },
+                Err(e) if conn::is_connection_error(&e) => {}
+                Err(e) => {
+                    // Out of descriptors, say: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::select! {
+                        () = &mut shutdown => break,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
             }
-        };
+        }
+        drop(self.listener);
+        // Devices are told to reconnect elsewhere (1001) while HTTP requests drain.
+        self.state
+            .gateway
+            .hub
+            .close_all(openpush_gateway::frames::CLOSE_GOING_AWAY);
+        stop.cancel();
+        tracker.close();
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::warn!("in-flight requests did not finish within {grace:?}; closing");
+            force.cancel();
+            tracker.wait().await;
+        }
         // Background work stops in order, each part within the grace period: tasks stop at
         // their next page (checkpointed), vendor calls under way finish and are recorded, then
         // the device connections close and the last writes land before the store closes.
@@ -368,6 +416,6 @@ impl Server {
         self.state.engine.stopped().await;
         self.store.close().await;
         tracing::info!("store closed");
-        result
+        Ok(())
     }
 }

@@ -11,7 +11,9 @@ use parking_lot::RwLock;
 use crate::auth::TokenSigner;
 use crate::config::Config;
 use crate::error::ApiResult;
+use crate::hashing::HashPool;
 use crate::ratelimit::RateLimiter;
+use crate::source_limit::SourceLimiter;
 
 /// Cheap to clone; every handler gets one.
 #[derive(Debug, Clone)]
@@ -27,6 +29,10 @@ pub struct Inner {
     pub signer: TokenSigner,
     pub clock: Arc<dyn Clock>,
     pub rate: RateLimiter,
+    /// Failed and unauthenticated requests per source address.
+    pub sources: Arc<SourceLimiter>,
+    /// Every password hash and verification runs through it.
+    pub hashing: HashPool,
     apps: RwLock<HashMap<(String, String), CachedApp>>,
 }
 
@@ -54,6 +60,16 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let rate = RateLimiter::new(config.rate_limits.clone());
+        let rl = &config.rate_limits;
+        let sources = Arc::new(SourceLimiter::new(
+            rl.enabled,
+            rl.failed_per_source,
+            rl.failed_burst_per_source,
+        ));
+        let hashing = HashPool::new(
+            config.limits.password_hash_concurrency,
+            config.limits.password_hash_queue,
+        );
         Self(Arc::new(Inner {
             store,
             gateway: engine.gateway.clone(),
@@ -63,6 +79,8 @@ impl AppState {
             signer,
             clock,
             rate,
+            sources,
+            hashing,
             apps: RwLock::new(HashMap::new()),
         }))
     }

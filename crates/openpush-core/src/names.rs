@@ -245,14 +245,18 @@ impl fmt::Debug for DeviceToken {
 }
 
 impl Password {
+    /// The longest password, in characters.
+    pub const MAX_CHARS: usize = 64;
+
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
         let len = s.chars().count();
         if len == 0 {
             return Err(InvalidValue::new("password must be provided"));
         }
-        if len > 64 {
+        if len > Self::MAX_CHARS {
             return Err(InvalidValue(format!(
-                "password must be at most 64 characters, got {len}"
+                "password must be at most {} characters, got {len}",
+                Self::MAX_CHARS
             )));
         }
         Ok(Self(s.to_owned()))

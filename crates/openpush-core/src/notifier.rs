@@ -2,6 +2,8 @@
 //! vendor, its credentials and environment, and an optional base URL (a mock, a proxy).
 //! Parsing checks that the credentials hold what the vendor's client needs.
 
+use std::net::IpAddr;
+
 use serde_json::Value;
 
 use crate::InvalidValue;
@@ -148,17 +150,109 @@ pub fn check_credentials(vendor: VendorKind, credentials: &Value) -> Result<(), 
     Ok(())
 }
 
-/// A base URL override: `http://` or `https://`, no trailing path beyond what the vendor needs.
-pub fn check_base_url(url: &str) -> Result<(), InvalidValue> {
-    if (url.starts_with("http://") || url.starts_with("https://"))
-        && url.len() <= 512
-        && !url.contains(char::is_whitespace)
+/// Which hosts a notifier's base URL may name. The server calls the URL with the app's
+/// credentials, so a base URL pointing into the server's own network would let an app make it
+/// reach internal services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BaseUrlPolicy {
+    /// Literal private (10/8, 172.16/12, 192.168/16), link-local (169.254/16, fe80::/10),
+    /// unique-local (fc00::/7) and unspecified (0.0.0.0, ::) addresses are allowed.
+    pub allow_private: bool,
+    /// Loopback (127/8, ::1, `localhost`) is allowed: the vendor stand-ins run there.
+    pub allow_loopback: bool,
+}
+
+impl Default for BaseUrlPolicy {
+    /// Public hosts and loopback.
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            allow_loopback: true,
+        }
+    }
+}
+
+/// The range a literal address falls in, when it is one a base URL may be refused for.
+fn restricted_range(ip: IpAddr) -> Option<(&'static str, &'static str)> {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    match ip {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            if a.is_unspecified() {
+                Some(("unspecified", "0.0.0.0"))
+            } else if a.is_loopback() {
+                Some(("loopback", "127.0.0.0/8"))
+            } else if o[0] == 10 {
+                Some(("private", "10.0.0.0/8"))
+            } else if o[0] == 172 && (16..=31).contains(&o[1]) {
+                Some(("private", "172.16.0.0/12"))
+            } else if o[0] == 192 && o[1] == 168 {
+                Some(("private", "192.168.0.0/16"))
+            } else if a.is_link_local() {
+                Some(("link-local", "169.254.0.0/16"))
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(a) => {
+            let first = a.segments()[0];
+            if a.is_unspecified() {
+                Some(("unspecified", "::"))
+            } else if a.is_loopback() {
+                Some(("loopback", "::1"))
+            } else if first & 0xffc0 == 0xfe80 {
+                Some(("link-local", "fe80::/10"))
+            } else if first & 0xfe00 == 0xfc00 {
+                Some(("unique-local", "fc00::/7"))
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// A base URL override: an `http://` or `https://` URL of at most 512 characters whose host
+/// the policy allows. Host names are not resolved here (only `localhost` is known to be
+/// loopback); literal addresses in any form the URL standard reads (`http://10.1/`,
+/// `http://0x7f.1/`, `[::ffff:10.0.0.1]`) are checked as the address they mean.
+pub fn check_base_url(raw: &str, policy: BaseUrlPolicy) -> Result<(), InvalidValue> {
+    let bad = || {
+        InvalidValue(format!(
+            "base_url must be an http:// or https:// URL, got {raw:?}"
+        ))
+    };
+    if !(raw.starts_with("http://") || raw.starts_with("https://"))
+        || raw.len() > 512
+        || raw.contains(char::is_whitespace)
     {
-        Ok(())
-    } else {
-        Err(InvalidValue(format!(
-            "base_url must be an http:// or https:// URL, got {url:?}"
-        )))
+        return Err(bad());
+    }
+    let url = url::Url::parse(raw).map_err(|_| bad())?;
+    let (shown, range) = match url.host().ok_or_else(bad)? {
+        url::Host::Ipv4(a) => (a.to_string(), restricted_range(IpAddr::V4(a))),
+        url::Host::Ipv6(a) => (a.to_string(), restricted_range(IpAddr::V6(a))),
+        url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            let loopback = d == "localhost" || d.ends_with(".localhost");
+            (d, loopback.then_some(("loopback", "localhost")))
+        }
+    };
+    match range {
+        Some(("loopback", r)) if !policy.allow_loopback => Err(InvalidValue(format!(
+            "base_url host {shown} is a loopback address ({r}); loopback vendor hosts are \
+             refused unless the server sets vendors.allow_loopback_base_url"
+        ))),
+        Some((kind, r)) if kind != "loopback" && !policy.allow_private => {
+            Err(InvalidValue(format!(
+                "base_url host {shown} is a {kind} address ({r}); private, link-local, \
+                 unique-local and unspecified vendor hosts are refused unless the server sets \
+                 vendors.allow_private_base_url"
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -192,9 +286,81 @@ mod tests {
         )
         .is_err());
         assert!(check_credentials(VendorKind::Meizu, &json!("x")).is_err());
-        assert!(check_base_url("http://127.0.0.1:9000").is_ok());
-        assert!(check_base_url("ftp://x").is_err());
+        let policy = BaseUrlPolicy::default();
+        assert!(check_base_url("http://127.0.0.1:9000", policy).is_ok());
+        assert!(check_base_url("ftp://x", policy).is_err());
         assert_eq!(Environment::parse("Sandbox").unwrap(), Environment::Sandbox);
         assert!(Environment::parse("staging").is_err());
+    }
+
+    #[test]
+    fn base_urls_in_private_ranges_are_refused_unless_allowed() {
+        let default = BaseUrlPolicy::default();
+        for (url, kind, range) in [
+            ("http://10.0.0.5:8080/x", "private", "10.0.0.0/8"),
+            ("https://172.16.3.4", "private", "172.16.0.0/12"),
+            ("https://172.31.255.1", "private", "172.16.0.0/12"),
+            ("http://192.168.1.1", "private", "192.168.0.0/16"),
+            (
+                "http://169.254.169.254/latest/meta-data",
+                "link-local",
+                "169.254.0.0/16",
+            ),
+            ("http://[fe80::1]:80", "link-local", "fe80::/10"),
+            ("http://[fd12:3456::1]", "unique-local", "fc00::/7"),
+            ("http://[fc00::1]", "unique-local", "fc00::/7"),
+            ("http://0.0.0.0:9000", "unspecified", "0.0.0.0"),
+            ("http://[::]:9000", "unspecified", "::"),
+            // Other spellings of the same addresses.
+            ("http://[::ffff:10.0.0.1]", "private", "10.0.0.0/8"),
+            ("http://10.1/", "private", "10.0.0.0/8"),
+            ("http://167772161/", "private", "10.0.0.0/8"),
+            ("http://0xa9.254.169.254/", "link-local", "169.254.0.0/16"),
+        ] {
+            let e = check_base_url(url, default).unwrap_err();
+            assert!(e.0.contains(kind) && e.0.contains(range), "{url}: {e}");
+            assert!(e.0.contains("vendors.allow_private_base_url"), "{url}: {e}");
+            let open = BaseUrlPolicy {
+                allow_private: true,
+                ..default
+            };
+            assert!(check_base_url(url, open).is_ok(), "{url}");
+        }
+        // Public hosts, names, and the neighbours of the private ranges pass.
+        for url in [
+            "https://push-api.cloud.huawei.com",
+            "https://api.push.apple.com:443",
+            "http://8.8.8.8",
+            "http://172.32.0.1",
+            "http://172.15.0.1",
+            "http://192.169.0.1",
+            "http://[2001:db8::1]",
+            "http://11.0.0.1",
+        ] {
+            assert!(check_base_url(url, default).is_ok(), "{url}");
+        }
+        // Loopback: allowed by default (the stand-ins), refused when its switch is off.
+        let no_loopback = BaseUrlPolicy {
+            allow_loopback: false,
+            ..default
+        };
+        for url in [
+            "http://127.0.0.1:9000",
+            "http://127.9.9.9",
+            "http://[::1]:9000",
+            "http://localhost:9000",
+            "http://api.localhost",
+            "http://0x7f.1/",
+        ] {
+            assert!(check_base_url(url, default).is_ok(), "{url}");
+            let e = check_base_url(url, no_loopback).unwrap_err();
+            assert!(e.0.contains("loopback"), "{url}: {e}");
+            assert!(
+                e.0.contains("vendors.allow_loopback_base_url"),
+                "{url}: {e}"
+            );
+        }
+        assert!(check_base_url("http://", default).is_err());
+        assert!(check_base_url("http://exa mple.com", default).is_err());
     }
 }

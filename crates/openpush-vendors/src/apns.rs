@@ -431,7 +431,7 @@ impl ApnsClient {
         let resp = r.send().await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await?.to_vec();
+        let body = crate::body::read_capped(resp).await?.to_vec();
         Ok((status, headers, body))
     }
 }

@@ -223,7 +223,7 @@ impl FcmClient {
                     .max(Duration::from_secs(1));
                 *self.inner.token.lock() = Some(AccessToken {
                     token: token.clone(),
-                    refresh_at: Instant::now() + life,
+                    refresh_at: crate::body::refresh_deadline(Instant::now(), life),
                 });
                 Fetch::Token(token)
             }
@@ -254,8 +254,7 @@ impl FcmClient {
             .await
             .map_err(|e| format!("FCM token endpoint: {e}"))?;
         let status = resp.status();
-        let v: Value = resp
-            .json()
+        let v: Value = crate::body::json_capped(resp)
             .await
             .map_err(|e| format!("FCM token endpoint ({status}): {e}"))?;
         i.tokens_fetched.fetch_add(1, Ordering::Relaxed);
@@ -352,7 +351,7 @@ impl FcmClient {
             };
             let status = resp.status().as_u16();
             let ra = retry_after(resp.headers());
-            let raw: Value = match resp.bytes().await {
+            let raw: Value = match crate::body::read_capped(resp).await {
                 Ok(b) => serde_json::from_slice(&b).unwrap_or_else(
                     |_| json!({"error": {"code": status, "message": String::from_utf8_lossy(&b)}}),
                 ),

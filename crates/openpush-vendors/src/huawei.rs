@@ -610,7 +610,7 @@ fn value_text(v: &Value) -> String {
 
 /// The answer as JSON; a non-JSON body becomes `{"httpStatus": …, "body": "…"}`.
 pub(crate) async fn read_body(resp: reqwest::Response, status: u16) -> Value {
-    match resp.bytes().await {
+    match crate::body::read_capped(resp).await {
         Ok(b) => serde_json::from_slice(&b)
             .unwrap_or_else(|_| json!({"httpStatus": status, "body": String::from_utf8_lossy(&b)})),
         Err(e) => json!({"httpStatus": status, "body": e.to_string()}),

@@ -18,6 +18,7 @@
 //! classified: sent, token dead (unbound, `expireTokens`), rejected (`failTokens`), or error.
 
 pub mod apns;
+pub mod body;
 pub mod error;
 pub mod fcm;
 pub mod h2pool;
@@ -56,6 +57,21 @@ pub enum VendorOutcome {
 impl VendorOutcome {
     pub fn is_success(&self) -> bool {
         matches!(self, Self::Sent { .. })
+    }
+
+    /// The outcome with its reason cut to [`body::MAX_REASON_CHARS`] characters (a reason may
+    /// quote what the vendor answered).
+    pub fn clipped(self) -> Self {
+        match self {
+            Self::Rejected { raw, reason } => Self::Rejected {
+                raw,
+                reason: body::clip_reason(reason),
+            },
+            Self::Error { reason } => Self::Error {
+                reason: body::clip_reason(reason),
+            },
+            other => other,
+        }
     }
 }
 

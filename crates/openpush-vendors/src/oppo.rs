@@ -375,8 +375,7 @@ impl OppoClient {
                 ),
                 Ok(resp) => {
                     let status = resp.status();
-                    let v: Value = resp
-                        .json()
+                    let v: Value = crate::body::json_capped(resp)
                         .await
                         .map_err(|e| format!("OPPO auth: HTTP {status}, unreadable answer: {e}"))?;
                     return match (v["code"].as_i64(), v["data"]["auth_token"].as_str()) {
@@ -439,10 +438,10 @@ impl OppoClient {
                     if status.is_server_error() || status.as_u16() == 429 {
                         (format!("OPPO HTTP {status}"), ra)
                     } else if !status.is_success() {
-                        let text = resp.text().await.unwrap_or_default();
+                        let text = crate::body::text_capped(resp).await;
                         return Reply::Failed(format!("OPPO HTTP {status}: {text}"));
                     } else {
-                        let raw: Value = match resp.json().await {
+                        let raw: Value = match crate::body::json_capped(resp).await {
                             Ok(v) => v,
                             Err(e) => {
                                 return Reply::Failed(format!("OPPO: unreadable answer: {e}"))

@@ -226,7 +226,10 @@ impl VendorDispatch for NotifierDispatch {
                         Err(e) => tracing::warn!(error = %e, "unbinding a dead token failed"),
                     }
                 }
-                out[i] = Some(Delivery { vendor, outcome: o });
+                out[i] = Some(Delivery {
+                    vendor,
+                    outcome: o.clipped(),
+                });
             }
         }
         out.into_iter()

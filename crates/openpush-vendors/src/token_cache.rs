@@ -4,7 +4,8 @@
 //!
 //! However many sends need a token at once, one request goes to the vendor's auth endpoint; the
 //! others wait for it. A token the vendor refused is passed back as `stale` and replaced even if
-//! it has not expired yet.
+//! it has not expired yet. However long the vendor says a token lives, it is replaced within
+//! [`crate::body::MAX_TOKEN_LIFE`].
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,7 +79,7 @@ impl TokenCache {
         let life = life.saturating_sub(self.margin).max(Duration::from_secs(1));
         *self.slot.lock() = Some(Cached {
             token: token.clone(),
-            refresh_at: Instant::now() + life,
+            refresh_at: crate::body::refresh_deadline(Instant::now(), life),
         });
         Ok(token)
     }
@@ -132,5 +133,25 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e, "auth failed");
+    }
+
+    #[tokio::test]
+    async fn a_vendor_saying_its_token_lives_forever_does_not_panic_the_task() {
+        let cache = TokenCache::new(Duration::from_secs(60));
+        let t = cache
+            .get(None, || async {
+                Ok(("forever".into(), Duration::from_secs(u64::MAX)))
+            })
+            .await
+            .unwrap();
+        assert_eq!(&*t, "forever");
+        // Cached: the next call does not fetch.
+        let again = cache
+            .get(None, || async { Err("must not fetch".into()) })
+            .await
+            .unwrap();
+        assert_eq!(&*again, "forever");
+        let refresh_at = cache.slot.lock().as_ref().unwrap().refresh_at;
+        assert!(refresh_at <= Instant::now() + crate::body::MAX_TOKEN_LIFE);
     }
 }

@@ -417,8 +417,7 @@ impl VivoClient {
                 ),
                 Ok(resp) => {
                     let status = resp.status();
-                    let v: Value = resp
-                        .json()
+                    let v: Value = crate::body::json_capped(resp)
                         .await
                         .map_err(|e| format!("vivo auth: HTTP {status}, unreadable answer: {e}"))?;
                     return match (v["result"].as_i64(), v["authToken"].as_str()) {
@@ -477,10 +476,10 @@ impl VivoClient {
                     if status.is_server_error() || status.as_u16() == 429 {
                         (format!("vivo HTTP {status}"), ra)
                     } else if !status.is_success() {
-                        let text = resp.text().await.unwrap_or_default();
+                        let text = crate::body::text_capped(resp).await;
                         return Reply::Failed(format!("vivo HTTP {status}: {text}"));
                     } else {
-                        let raw: Value = match resp.json().await {
+                        let raw: Value = match crate::body::json_capped(resp).await {
                             Ok(v) => v,
                             Err(e) => {
                                 return Reply::Failed(format!("vivo: unreadable answer: {e}"))

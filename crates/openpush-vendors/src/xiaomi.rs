@@ -303,7 +303,7 @@ impl XiaomiClient {
                 Ok(r) => {
                     let status = r.status().as_u16();
                     let ra = retry_after(r.headers());
-                    let raw = match r.bytes().await {
+                    let raw = match crate::body::read_capped(r).await {
                         Ok(b) => serde_json::from_slice::<Value>(&b).unwrap_or_else(|_| {
                             json!({"result": "error", "http_status": status,
                                    "body": String::from_utf8_lossy(&b)})

@@ -46,7 +46,8 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Delivery ids remembered to skip a re-delivery (an ack lost with a dropped connection).
 const SEEN_IDS: usize = 4096;
 
-#[derive(Debug, Clone, Args)]
+/// `Debug` never shows the password.
+#[derive(Clone, Args)]
 pub struct DeviceArgs {
     /// The app's org name.
     #[arg(long)]
@@ -66,6 +67,19 @@ pub struct DeviceArgs {
     /// The OpenPush server.
     #[arg(long, default_value = "http://127.0.0.1:8099", value_name = "URL")]
     pub server: String,
+}
+
+impl std::fmt::Debug for DeviceArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceArgs")
+            .field("org", &self.org)
+            .field("app", &self.app)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("device_id", &self.device_id)
+            .field("server", &self.server)
+            .finish()
+    }
 }
 
 /// Runs until Ctrl-C (`Ok`) or a reason not to reconnect (`Err`).
@@ -379,6 +393,24 @@ mod tests {
     use super::*;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let args = DeviceArgs {
+            org: "o".into(),
+            app: "a".into(),
+            user: "bob".into(),
+            password: "pw-of-bob-1234".into(),
+            device_id: "phone".into(),
+            server: "http://127.0.0.1:8099".into(),
+        };
+        let shown = format!("{args:?}");
+        assert!(!shown.contains("pw-of-bob"), "{shown}");
+        assert!(
+            shown.contains("bob") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap_with_jitter_in_the_upper_half() {

@@ -204,7 +204,8 @@ async fn async_main(cli: Cli) -> Result<()> {
             let stop = StopSignal::new().context("listening for Ctrl-C and SIGTERM")?;
             let server = Server::bind(config).await.context("starting the server")?;
             let addr = server.local_addr().context("reading the bound address")?;
-            tracing::info!(%addr, data_dir = %data_dir.display(), "openpush listening");
+            let max_connections = server.max_connections();
+            tracing::info!(%addr, data_dir = %data_dir.display(), max_connections, "openpush listening");
             server.run(shutdown_signal(stop)).await.context("serving")?;
             tracing::info!("stopped");
             Ok(())
@@ -219,7 +220,8 @@ async fn async_main(cli: Cli) -> Result<()> {
             let store = SqliteStore::open(&config.data_dir)
                 .await
                 .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-            let result = notifier_command(&store, command).await;
+            let policy = config.vendors.base_url_policy();
+            let result = notifier_command(&store, command, policy).await;
             store.close().await;
             result
         }
@@ -334,7 +336,12 @@ async fn app_command(store: &dyn Store, command: &AppCommand) -> Result<()> {
     Ok(())
 }
 
-async fn notifier_command(store: &dyn Store, command: &NotifierCommand) -> Result<()> {
+/// `policy`: which base URL hosts `notifier add` accepts (the `vendors` settings).
+async fn notifier_command(
+    store: &dyn Store,
+    command: &NotifierCommand,
+    policy: openpush_core::notifier::BaseUrlPolicy,
+) -> Result<()> {
     let app_of = |org: &str, app: &str| format!("{org}#{app}");
     match command {
         NotifierCommand::Add {
@@ -361,8 +368,13 @@ async fn notifier_command(store: &dyn Store, command: &NotifierCommand) -> Resul
                 credentials: Some(creds),
                 base_url: base_url.clone(),
             };
-            let n = openpush_api::notifiers::build_notifier(found.id, req, SystemClock.now_ms())
-                .map_err(|e| anyhow::anyhow!(e.description))?;
+            let n = openpush_api::notifiers::build_notifier(
+                found.id,
+                req,
+                SystemClock.now_ms(),
+                policy,
+            )
+            .map_err(|e| anyhow::anyhow!(e.description))?;
             let replaced = store
                 .put_notifier(&n)
                 .await

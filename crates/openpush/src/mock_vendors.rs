@@ -67,7 +67,7 @@ pub async fn run(args: &MockVendorsArgs, config: &openpush_api::config::Config) 
         let store = SqliteStore::open(&config.data_dir)
             .await
             .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
-        let result = register(&store, org, app, &notifiers).await;
+        let result = register(&store, org, app, &notifiers, &config.vendors).await;
         store.close().await;
         result?;
     }
@@ -91,6 +91,7 @@ async fn register(
     org: &str,
     app: &str,
     notifiers: &[openpush_vendor_mock::MockNotifier],
+    config: &openpush_api::config::VendorsConfig,
 ) -> Result<()> {
     let found = store
         .app_by_name(org, app)
@@ -104,8 +105,15 @@ async fn register(
             credentials: Some(n.credentials.clone()),
             base_url: Some(n.base_url.clone()),
         };
-        let notifier = openpush_api::notifiers::build_notifier(found.id, req, SystemClock.now_ms())
-            .map_err(|e| anyhow::anyhow!(e.description))?;
+        // The stand-ins listen on loopback, and registering them is what was asked for: loopback
+        // is accepted here whatever `vendors.allow_loopback_base_url` says.
+        let policy = openpush_core::notifier::BaseUrlPolicy {
+            allow_loopback: true,
+            ..config.base_url_policy()
+        };
+        let notifier =
+            openpush_api::notifiers::build_notifier(found.id, req, SystemClock.now_ms(), policy)
+                .map_err(|e| anyhow::anyhow!(e.description))?;
         store.put_notifier(&notifier).await?;
         eprintln!("notifier mock-{} stored for {org}#{app}", n.vendor);
     }

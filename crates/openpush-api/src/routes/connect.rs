@@ -12,6 +12,7 @@ use openpush_gateway::SessionInfo;
 use crate::auth::Subject;
 use crate::error::{ApiError, ApiResult, Unauthorized};
 use crate::extract::{bearer, QueryMap};
+use crate::source_limit::Attempt;
 use crate::state::AppState;
 
 /// Checks a user token for the app in the URL: signed here, not expired, a user token, issued
@@ -61,6 +62,7 @@ const MAX_DEVICE_MESSAGE: usize = 64 * 1024;
 )]
 pub async fn connect(
     State(state): State<AppState>,
+    Attempt(attempt): Attempt,
     Path((org, name)): Path<(String, String)>,
     q: QueryMap,
     headers: HeaderMap,
@@ -70,6 +72,7 @@ pub async fn connect(
         .or_else(|| q.get("access_token"))
         .ok_or(ApiError::unauthorized(Unauthorized::Missing))?;
     let (app, username) = authenticate_user(&state, &org, &name, token).await?;
+    attempt.authenticated();
     let device = DeviceId::parse(q.get("device_id").unwrap_or(""))?;
     let info = SessionInfo {
         app_id: app.id,

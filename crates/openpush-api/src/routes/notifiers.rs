@@ -4,7 +4,9 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use openpush_core::notifier::{check_base_url, check_credentials, Environment, VendorKind};
+use openpush_core::notifier::{
+    check_base_url, check_credentials, BaseUrlPolicy, Environment, VendorKind,
+};
 use openpush_core::NotifierName;
 use openpush_store::Notifier;
 use serde::Deserialize;
@@ -16,8 +18,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppCtx, JsonBody};
 use crate::state::AppState;
 
-/// A notifier to add (or replace, by name).
-#[derive(Debug, Deserialize, ToSchema)]
+/// A notifier to add (or replace, by name). `Debug` never shows the credentials.
+#[derive(Deserialize, ToSchema)]
 pub struct NotifierRequest {
     /// The `notifier_name` bindings use.
     pub name: Option<String>,
@@ -34,6 +36,18 @@ pub struct NotifierRequest {
     pub base_url: Option<String>,
 }
 
+impl std::fmt::Debug for NotifierRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifierRequest")
+            .field("name", &self.name)
+            .field("vendor", &self.vendor)
+            .field("environment", &self.environment)
+            .field("credentials", &super::token::redacted(&self.credentials))
+            .field("base_url", &self.base_url)
+            .finish()
+    }
+}
+
 /// What the API shows of a notifier: never its credentials.
 fn notifier_json(n: &Notifier) -> Value {
     json!({
@@ -45,8 +59,14 @@ fn notifier_json(n: &Notifier) -> Value {
     })
 }
 
-/// Validates and builds a notifier (shared with `openpush notifier add`).
-pub fn build_notifier(app_id: i64, req: NotifierRequest, now_ms: i64) -> ApiResult<Notifier> {
+/// Validates and builds a notifier (shared with `openpush notifier add`); `policy` says which
+/// base URL hosts are accepted (the server's `vendors` settings).
+pub fn build_notifier(
+    app_id: i64,
+    req: NotifierRequest,
+    now_ms: i64,
+    policy: BaseUrlPolicy,
+) -> ApiResult<Notifier> {
     let name = NotifierName::parse(req.name.as_deref().unwrap_or(""))?;
     let vendor = VendorKind::parse(req.vendor.as_deref().unwrap_or(""))?;
     let environment = Environment::parse(req.environment.as_deref().unwrap_or("production"))?;
@@ -55,7 +75,7 @@ pub fn build_notifier(app_id: i64, req: NotifierRequest, now_ms: i64) -> ApiResu
         .ok_or_else(|| ApiError::illegal_argument("credentials must be provided"))?;
     check_credentials(vendor, &credentials)?;
     if let Some(u) = &req.base_url {
-        check_base_url(u)?;
+        check_base_url(u, policy)?;
     }
     Ok(Notifier {
         app_id,
@@ -78,7 +98,8 @@ pub async fn put_notifier(
     ctx: AppCtx,
     JsonBody(req): JsonBody<NotifierRequest>,
 ) -> ApiResult<Response> {
-    let n = build_notifier(ctx.app.id, req, state.now_ms())?;
+    let policy = state.config.vendors.base_url_policy();
+    let n = build_notifier(ctx.app.id, req, state.now_ms(), policy)?;
     let replaced = state.store.put_notifier(&n).await?;
     tracing::info!(app = ctx.app.id, notifier = %n.name, vendor = %n.vendor, replaced, "notifier saved");
     let mut data = notifier_json(&n);
@@ -96,12 +117,12 @@ pub async fn list_notifiers(State(state): State<AppState>, ctx: AppCtx) -> ApiRe
 }
 
 fn not_found(name: &str) -> ApiError {
-    ApiError {
-        status: axum::http::StatusCode::BAD_REQUEST,
-        error: "resource_not_found",
-        exception: "ResourceNotFoundException",
-        description: format!("notifier not exists of {name}"),
-    }
+    ApiError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "resource_not_found",
+        "ResourceNotFoundException",
+        format!("notifier not exists of {name}"),
+    )
 }
 
 #[utoipa::path(get, path = "/{org}/{app}/notifiers/{name}", tag = "notifiers",
@@ -134,4 +155,29 @@ pub async fn delete_notifier(
         return Err(not_found(&name));
     }
     Ok(envelope::push(&ctx, state.now_ms(), json!("success"), &[]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_credentials() {
+        let req = NotifierRequest {
+            name: Some("hw".into()),
+            vendor: Some("huawei".into()),
+            environment: None,
+            credentials: Some(
+                json!({"app_id": "1", "client_id": "c", "client_secret": "hw-secret-value"}),
+            ),
+            base_url: Some("https://push-api.cloud.huawei.com".into()),
+        };
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("hw-secret-value"), "{shown}");
+        assert!(!shown.contains("client_secret"), "{shown}");
+        assert!(
+            shown.contains("huawei") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
 }

@@ -528,6 +528,7 @@ const PROVIDERS: &[&str] = &[
                (status = 400, description = "unknown task, bad action or provider")))]
 pub async fn report(
     State(state): State<AppState>,
+    crate::source_limit::Attempt(attempt): crate::source_limit::Attempt,
     Path((org, name)): Path<(String, String)>,
     headers: axum::http::HeaderMap,
     JsonBody(req): JsonBody<ReportRequest>,
@@ -536,6 +537,7 @@ pub async fn report(
     let token = crate::extract::bearer(&headers)
         .ok_or(ApiError::unauthorized(crate::error::Unauthorized::Missing))?;
     let (app, _user) = super::connect::authenticate_user(&state, &org, &name, token).await?;
+    attempt.authenticated();
     let task_id = lenient_i64(
         "task_id",
         req.task_id

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use openpush_core::Username;
+use openpush_core::{Password, Username};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
@@ -15,11 +15,14 @@ use super::lenient_i64;
 use crate::auth::{self, Claims, Subject};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
+use crate::ratelimit::RateGroup;
 use crate::routes::users::user_entity;
+use crate::source_limit::{Attempt, SourceAttempt};
 use crate::state::AppState;
 
 /// Token request. `ttl` (seconds; 0 = never expires) may be a number or a numeric string.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+/// `Debug` shows whether a secret was given, never the secret.
+#[derive(Default, Deserialize, ToSchema)]
 pub struct TokenRequest {
     pub grant_type: Option<String>,
     pub client_id: Option<String>,
@@ -28,6 +31,34 @@ pub struct TokenRequest {
     pub password: Option<String>,
     #[schema(value_type = Option<i64>)]
     pub ttl: Option<Value>,
+}
+
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("grant_type", &self.grant_type)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &redacted(&self.client_secret))
+            .field("username", &self.username)
+            .field("password", &redacted(&self.password))
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+/// What `Debug` shows of an optional secret.
+pub(crate) fn redacted<T>(secret: &Option<T>) -> Option<&'static str> {
+    secret.as_ref().map(|_| "<redacted>")
+}
+
+/// A grant whose credentials were correct: it authenticated (nothing is taken from its
+/// source's budget of failed requests) and it spends one token of the app's `/token` rate.
+fn granted(state: &AppState, attempt: &SourceAttempt, app_id: i64) -> ApiResult<()> {
+    attempt.authenticated();
+    state
+        .rate
+        .check(app_id, RateGroup::Token)
+        .map_err(ApiError::rate_limited)
 }
 
 /// What `expires_in` says for a token that never expires: the largest value a signed 32-bit
@@ -63,6 +94,7 @@ fn ttl_secs(state: &AppState, ttl: Option<&Value>) -> ApiResult<u64> {
 )]
 pub async fn token(
     State(state): State<AppState>,
+    Attempt(attempt): Attempt,
     Path((org, name)): Path<(String, String)>,
     JsonBody(req): JsonBody<TokenRequest>,
 ) -> ApiResult<Response> {
@@ -97,6 +129,7 @@ pub async fn token(
             if !auth::client_secret_matches(&secret, &app.secret_hash) {
                 return Err(ApiError::invalid_grant("client_secret does not match"));
             }
+            granted(&state, &attempt, app.id)?;
             let token = state.signer.sign(&Claims {
                 app_id: app.id,
                 issued_ms: now,
@@ -119,20 +152,28 @@ pub async fn token(
                 .password
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| ApiError::illegal_argument("password must be provided"))?;
+            // The check below is costly (Argon2): a source over its budget of failed requests
+            // is refused before it, whatever the password.
+            attempt.check_budget()?;
+            // No stored password is longer (users are created through `Password`), so a longer
+            // one fails without hashing; that says nothing about which users exist.
+            if password.chars().count() > Password::MAX_CHARS {
+                return Err(ApiError::invalid_grant("invalid username or password"));
+            }
             let user = match Username::parse(&username) {
                 Ok(u) => state.store.user(app.id, &u).await?,
                 Err(_) => None,
             };
             let stored = user.as_ref().map(|u| u.password_hash.clone());
-            let ok = tokio::task::spawn_blocking(move || {
-                auth::verify_password(&password, stored.as_deref())
-            })
-            .await
-            .unwrap_or(false);
+            let ok = state
+                .hashing
+                .run_one(move || auth::verify_password(&password, stored.as_deref()))
+                .await?;
             let user = match (ok, user) {
                 (true, Some(u)) => u,
                 _ => return Err(ApiError::invalid_grant("invalid username or password")),
             };
+            granted(&state, &attempt, app.id)?;
             let uuid = uuid::Uuid::parse_str(&user.uuid)
                 .map(|u| *u.as_bytes())
                 .map_err(|e| ApiError::internal(&e))?;
@@ -153,13 +194,38 @@ pub async fn token(
             .into_response())
         }
         None => Err(ApiError::illegal_argument("grant_type must be provided.")),
-        Some(other) => Err(ApiError {
-            status: StatusCode::BAD_REQUEST,
-            error: "unsupported_grant_type",
-            exception: "UnsupportedGrantTypeException",
-            description: format!(
-                "grant_type {other:?} is not supported; use client_credentials or password"
-            ),
-        }),
+        Some(other) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "UnsupportedGrantTypeException",
+            format!("grant_type {other:?} is not supported; use client_credentials or password"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_secret_or_the_password() {
+        let req = TokenRequest {
+            grant_type: Some("client_credentials".into()),
+            client_id: Some("YXA6id".into()),
+            client_secret: Some("YXA6-the-secret".into()),
+            username: Some("alice".into()),
+            password: Some("hunter2-password".into()),
+            ttl: None,
+        };
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("the-secret"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("YXA6id") && shown.contains("alice"),
+            "{shown}"
+        );
+        assert!(shown.contains("<redacted>"), "{shown}");
+        let shown = format!("{:#?}", TokenRequest::default());
+        assert!(shown.contains("client_secret: None"), "{shown}");
     }
 }

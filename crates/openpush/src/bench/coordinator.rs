@@ -198,6 +198,8 @@ fn start_server(data: &std::path::Path, env: &[(&str, String)]) -> Result<Server
         .arg(data)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("OPENPUSH_RATE_LIMITS__ENABLED", "false")
+        // Thousands of simulated devices share each of the few source addresses.
+        .env("OPENPUSH_HTTP__MAX_CONNECTIONS_PER_SOURCE", "0")
         .env(
             "RUST_LOG",
             std::env::var("OPENPUSH_BENCH_SERVER_LOG")
