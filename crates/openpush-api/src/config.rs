@@ -62,7 +62,7 @@ pub struct SendQueueConfig {
     /// again. Default: 120.
     pub lease_secs: u64,
     /// Queued batches a worker claims at once (a batch: up to 500 legs of one message).
-    /// Default: 4.
+    /// Default: 8.
     pub claim_batch: u32,
     /// Claims a worker keeps in flight at once. Default: 8.
     pub claims_in_flight: usize,
@@ -75,7 +75,7 @@ impl Default for SendQueueConfig {
             backoff_base_ms: 1000,
             backoff_max_secs: 600,
             lease_secs: 120,
-            claim_batch: 4,
+            claim_batch: 8,
             claims_in_flight: 8,
         }
     }
@@ -482,7 +482,7 @@ backoff_max_secs = 600
 # How long a claimed leg is leased, in seconds; one still unanswered after that is claimed again.
 lease_secs = 120
 # Queued batches a worker claims at once (a batch: up to 500 legs of one message).
-claim_batch = 4
+claim_batch = 8
 # Claims a worker keeps in flight at once.
 claims_in_flight = 8
 

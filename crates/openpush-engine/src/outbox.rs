@@ -67,7 +67,7 @@ impl Default for OutboxConfig {
     fn default() -> Self {
         Self {
             node: 0,
-            claim_batch: 4,
+            claim_batch: 8,
             claims_in_flight: 8,
             messages_in_flight: 64,
             lease: Duration::from_secs(120),

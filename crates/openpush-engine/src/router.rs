@@ -638,7 +638,10 @@ impl Engine {
         self.enqueue
             .submit(Enqueue {
                 message: ChannelMessage {
-                    id: self.next_id(),
+                    // A task's pages share one message (its id is the task's, unique among
+                    // ids from the same generator), so the send queue can send a task's legs
+                    // for one vendor together across pages.
+                    id: p.task_id.unwrap_or_else(|| self.next_id()),
                     app_id: app.id,
                     task_id: p.task_id,
                     push_msg_id: p.push_msg_id,

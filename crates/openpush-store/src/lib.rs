@@ -201,7 +201,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         app_id: i64,
         usernames: &[Username],
     ) -> Result<Vec<(Username, String)>>;
-    /// Writes messages and their queued copies, all in one transaction.
+    /// Writes messages, their queued copies and their queued vendor legs, all in one
+    /// transaction. A message whose id is stored already (a task's later pages) is kept as it
+    /// is, and the copies and legs refer to it.
     async fn enqueue(&self, batch: &[Enqueue]) -> Result<()>;
     /// A device's queued, unexpired deliveries with `id > after`, oldest first.
     async fn pending_for(

@@ -344,6 +344,8 @@ async fn queue_sends(
         q.push_values(chunk, |mut b, (u, n)| {
             b.push_bind(m.id).push_bind(*u).push_bind(i64::from(*n));
         });
+        // A user listed on two pages of one task adds to its group.
+        q.push(" ON CONFLICT (message_id, username) DO UPDATE SET pending = pending + excluded.pending");
         q.build()
             .execute(&mut *conn)
             .await
@@ -1152,7 +1154,8 @@ impl Store for SqliteStore {
         for e in batch {
             let m = &e.message;
             sqlx::query(
-                "INSERT INTO channel_messages (id, app_id, task_id, push_msg_id, body, sent_at, expires_at) \
+                // A task's pages share its message: the first page writes it.
+                "INSERT OR IGNORE INTO channel_messages (id, app_id, task_id, push_msg_id, body, sent_at, expires_at) \
                  VALUES (?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(m.id)
