@@ -268,7 +268,14 @@ impl Engine {
                     }
                     Ok(legs) => {
                         failures = 0;
+                        let mut batches: Vec<i64> = legs.iter().map(|l| l.batch).collect();
+                        batches.dedup();
+                        let drained = batches.len() < config.claim_batch as usize;
                         in_flight.spawn(self.clone().send_claim(app, legs));
+                        if drained {
+                            // Fewer batches were due than asked for: nothing more is due now.
+                            break;
+                        }
                     }
                     Err(e) => {
                         failures += 1;

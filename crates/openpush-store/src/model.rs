@@ -204,7 +204,8 @@ pub struct QueuedSend {
     pub device_token: String,
     /// Claims of its batch so far, this one included.
     pub attempts: u32,
-    pub message: ChannelMessage,
+    /// Shared by the legs of one message.
+    pub message: std::sync::Arc<ChannelMessage>,
 }
 
 /// How a claimed vendor leg ended, or when it is tried again.

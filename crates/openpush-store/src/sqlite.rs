@@ -1339,7 +1339,12 @@ impl Store for SqliteStore {
         let mut ids: Vec<i64> = rows.iter().map(|r| r.get("message_id")).collect();
         ids.sort_unstable();
         ids.dedup();
-        let messages = channel_messages_by_id(&mut tx, &ids).await?;
+        let messages: HashMap<i64, std::sync::Arc<ChannelMessage>> =
+            channel_messages_by_id(&mut tx, &ids)
+                .await?
+                .into_iter()
+                .map(|(id, m)| (id, std::sync::Arc::new(m)))
+                .collect();
         tx.commit().await.map_err(backend("commit"))?;
         let mut out = Vec::new();
         for r in &rows {
