@@ -375,20 +375,25 @@ async fn queue_sends(
     for (notifier, legs) in by_notifier {
         for batch in legs.chunks(SEND_BATCH) {
             sqlx::query(
-                "INSERT INTO send_queue (id, app_id, notifier, message_id, task_id, legs, leg_count, due_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO send_queue (id, app_id, notifier, message_id, task_id, leg_count, due_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(batch[0].0)
             .bind(m.app_id)
             .bind(notifier)
             .bind(m.id)
             .bind(m.task_id)
-            .bind(serde_json::to_string(batch).unwrap_or_else(|_| "[]".into()))
             .bind(batch.len() as i64)
             .bind(m.sent_at)
             .execute(&mut *conn)
             .await
             .map_err(backend("queueing vendor legs"))?;
+            sqlx::query("INSERT INTO send_legs (batch_id, legs) VALUES (?, ?)")
+                .bind(batch[0].0)
+                .bind(serde_json::to_string(batch).unwrap_or_else(|_| "[]".into()))
+                .execute(&mut *conn)
+                .await
+                .map_err(backend("queueing vendor legs"))?;
         }
     }
     Ok(())
@@ -1324,7 +1329,7 @@ impl Store for SqliteStore {
             "UPDATE send_queue SET lease_until = ?, lease_owner = ?, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM send_queue WHERE app_id = ? AND notifier = ? \
                AND due_at <= ? AND lease_until <= ? ORDER BY due_at, id LIMIT ?) \
-             RETURNING id, app_id, notifier, message_id, legs, attempts",
+             RETURNING id, app_id, notifier, message_id, attempts",
         )
         .bind(lease_until)
         .bind(owner)
@@ -1336,6 +1341,24 @@ impl Store for SqliteStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(backend("claiming vendor legs"))?;
+        let batch_ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
+        let mut legs_of: HashMap<i64, String> = HashMap::new();
+        for chunk in batch_ids.chunks(500) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT batch_id, legs FROM send_legs WHERE batch_id IN ",
+            );
+            q.push_tuples(chunk, |mut b, id| {
+                b.push_bind(*id);
+            });
+            for r in q
+                .build()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend("reading claimed vendor legs"))?
+            {
+                legs_of.insert(r.get("batch_id"), r.get("legs"));
+            }
+        }
         let mut ids: Vec<i64> = rows.iter().map(|r| r.get("message_id")).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -1355,7 +1378,8 @@ impl Store for SqliteStore {
                 continue;
             };
             let attempts = u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(u32::MAX);
-            for (id, user, device_id, device_token, _) in stored_legs(r.get("legs"))? {
+            let legs = legs_of.get(&batch).map_or("[]", String::as_str);
+            for (id, user, device_id, device_token, _) in stored_legs(legs)? {
                 out.push(QueuedSend {
                     id,
                     batch,
@@ -1401,7 +1425,8 @@ impl Store for SqliteStore {
         let mut rows = Vec::new();
         for chunk in batches.chunks(500) {
             let mut q = QueryBuilder::<Sqlite>::new(
-                "SELECT id, app_id, notifier, message_id, task_id, legs FROM send_queue WHERE id IN ",
+                "SELECT s.id, s.app_id, s.notifier, s.message_id, s.task_id, l.legs \
+                 FROM send_queue s JOIN send_legs l ON l.batch_id = s.id WHERE s.id IN ",
             );
             q.push_tuples(chunk, |mut b, id| {
                 b.push_bind(*id);
@@ -1524,11 +1549,16 @@ impl Store for SqliteStore {
                     .await
                     .map_err(backend("removing a sent batch of vendor legs"))?;
             } else {
+                sqlx::query("UPDATE send_legs SET legs = ? WHERE batch_id = ?")
+                    .bind(serde_json::to_string(&keep).unwrap_or_else(|_| "[]".into()))
+                    .bind(batch)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend("requeueing vendor legs"))?;
                 sqlx::query(
-                    "UPDATE send_queue SET legs = ?, leg_count = ?, due_at = COALESCE(?, due_at), \
+                    "UPDATE send_queue SET leg_count = ?, due_at = COALESCE(?, due_at), \
                      reason = COALESCE(?, reason), lease_until = 0 WHERE id = ?",
                 )
-                .bind(serde_json::to_string(&keep).unwrap_or_else(|_| "[]".into()))
                 .bind(keep.len() as i64)
                 .bind(retry_at)
                 .bind(retry_reason)

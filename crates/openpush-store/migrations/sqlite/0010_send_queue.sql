@@ -3,19 +3,16 @@
 -- notification body is the channel_messages row the legs refer to, shared with the Easemob
 -- channel (strategies 0 and 3 fall back to it).
 --
--- A row is a batch: up to 500 legs of one message for one notifier, as a JSON array of
--- [leg id, user, device id, device token, flags] (flags: 1 = fall back to the Easemob channel
--- if none of the user's legs is sent, 2 = the user has several legs of this message). A
--- worker leases a batch (lease_until), sends it, and in one transaction deletes it, or keeps
--- only its legs to try again (due again at due_at). A few rows carry many legs: the queue
--- costs a handful of row writes per batch, not per leg.
+-- A row is a batch: up to 500 legs of one message for one notifier. A worker leases a batch
+-- (lease_until), sends it, and in one transaction deletes it, or keeps only its legs to try
+-- again (due again at due_at). A few rows carry many legs: the queue costs a handful of row
+-- writes per batch, not per leg.
 CREATE TABLE send_queue (
     id          INTEGER PRIMARY KEY,
     app_id      INTEGER NOT NULL,
     notifier    TEXT    NOT NULL,
     message_id  INTEGER NOT NULL REFERENCES channel_messages (id) ON DELETE CASCADE,
     task_id     INTEGER,
-    legs        TEXT    NOT NULL,
     leg_count   INTEGER NOT NULL,
     attempts    INTEGER NOT NULL DEFAULT 0,
     due_at      INTEGER NOT NULL,
@@ -26,6 +23,15 @@ CREATE TABLE send_queue (
 CREATE INDEX send_queue_due ON send_queue (app_id, notifier, due_at);
 CREATE INDEX send_queue_by_message ON send_queue (message_id);
 CREATE INDEX send_queue_by_task ON send_queue (task_id) WHERE task_id IS NOT NULL;
+
+-- A batch's legs, kept apart from its lease and schedule so that a claim rewrites a small row:
+-- a JSON array of [leg id, user, device id, device token, flags] (flags: 1 = fall back to the
+-- Easemob channel if none of the user's legs is sent, 2 = the user has several legs of this
+-- message).
+CREATE TABLE send_legs (
+    batch_id INTEGER PRIMARY KEY REFERENCES send_queue (id) ON DELETE CASCADE,
+    legs     TEXT    NOT NULL
+);
 
 -- Users with several legs of one message (several bindings): the user's result is decided
 -- when the last of them ends.
