@@ -177,6 +177,7 @@ impl ApnsClient {
         let build = || {
             let mut b = reqwest::Client::builder()
                 .http2_prior_knowledge()
+                .redirect(reqwest::redirect::Policy::none())
                 .http2_adaptive_window(true)
                 .http2_keep_alive_interval(Duration::from_secs(60))
                 .http2_keep_alive_timeout(Duration::from_secs(20))

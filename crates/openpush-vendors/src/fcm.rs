@@ -155,14 +155,7 @@ impl FcmClient {
             .clone()
             .or_else(|| field("token_uri").ok())
             .unwrap_or_else(|| GOOGLE_TOKEN_URL.to_owned());
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(opts.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .user_agent(concat!("openpush/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let http = crate::http_client(opts.request_timeout)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 send_url: format!("{base}/v1/projects/{project_id}/messages:send"),

@@ -38,7 +38,7 @@ use tokio::sync::Semaphore;
 pub use crate::error::ClientError;
 use crate::huawei::{
     client_credentials_token, code_of, custom_data, default_click_action, default_ttl, endpoints,
-    error_all, http_client, notifier_fields, read_body, reject_all,
+    error_all, notifier_fields, read_body, reject_all,
 };
 use crate::retry::{retry_after, RetryPolicy};
 use crate::token_cache::TokenCache;
@@ -164,7 +164,7 @@ impl HonorClient {
                 client_id: creds.client_id.trim().to_owned(),
                 client_secret: creds.client_secret,
                 token_url,
-                http: http_client(opts.request_timeout)?,
+                http: crate::http_client(opts.request_timeout)?,
                 tokens: TokenCache::new(opts.refresh_margin),
                 sem: Semaphore::new(opts.max_concurrency.max(1)),
                 opts,

@@ -168,7 +168,7 @@ impl HuaweiClient {
                 client_id: creds.client_id.trim().to_owned(),
                 client_secret: creds.client_secret,
                 token_url,
-                http: http_client(opts.request_timeout)?,
+                http: crate::http_client(opts.request_timeout)?,
                 tokens: TokenCache::new(opts.refresh_margin),
                 sem: Semaphore::new(opts.max_concurrency.max(1)),
                 opts,
@@ -481,17 +481,6 @@ pub(crate) fn endpoints(
         .or_else(|| base.as_ref().map(|b| format!("{b}{token_path}")))
         .unwrap_or_else(|| token_default.to_owned());
     (base.unwrap_or_else(|| push_default.to_owned()), token)
-}
-
-pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, ClientError> {
-    reqwest::Client::builder()
-        .use_rustls_tls()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(timeout)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .user_agent(concat!("openpush/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| ClientError::Http(e.to_string()))
 }
 
 /// `(app_id, client_id, client_secret, token_url)` from a notifier's credential object.

@@ -75,6 +75,23 @@ impl VendorOutcome {
     }
 }
 
+/// The HTTP/1.1 client of a vendor (all but APNs): TLS by rustls, bounded connect and request
+/// times, and no redirects followed (a notifier's base URL is checked when it is stored; a
+/// redirect must not take the app's credentials anywhere else).
+pub(crate) fn http_client(
+    timeout: std::time::Duration,
+) -> Result<reqwest::Client, error::ClientError> {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(timeout)
+        .pool_idle_timeout(std::time::Duration::from_secs(90))
+        .user_agent(concat!("openpush/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| error::ClientError::Http(e.to_string()))
+}
+
 /// The vendor's own id for an accepted push, read from its answer: APNs' `apns-id`, FCM's
 /// message `name`, Huawei's `requestId`, Honor's `data.requestId`, Xiaomi's `data.id`, OPPO's
 /// message (or broadcast task) id, vivo's `taskId` and Meizu's `msgId`.
@@ -139,5 +156,52 @@ impl VendorDispatch for NoVendors {
                 },
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod http_client_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Answers every request with `answer`; counts the connections it got.
+    async fn server(answer: String) -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let answer = answer.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let _ = s.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        (format!("http://{addr}"), hits)
+    }
+
+    #[tokio::test]
+    async fn a_vendor_redirect_is_not_followed() {
+        let ok = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}".to_owned();
+        let (elsewhere, hits) = server(ok).await;
+        let (vendor, _) = server(format!(
+            "HTTP/1.1 302 Found\r\nlocation: {elsewhere}/steal\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        ))
+        .await;
+        let client = super::http_client(std::time::Duration::from_secs(5)).unwrap();
+        let r = client
+            .post(format!("{vendor}/v1/app/messages:send"))
+            .header("authorization", "Bearer secret")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302);
+        assert_eq!(hits.load(Ordering::SeqCst), 0, "the redirect was followed");
     }
 }

@@ -154,14 +154,7 @@ impl MeizuClient {
             .unwrap_or(MEIZU_URL)
             .trim_end_matches('/')
             .to_owned();
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(opts.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .user_agent(concat!("openpush/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let http = crate::http_client(opts.request_timeout)?;
         let mut opts = opts;
         opts.max_push_ids_per_request = opts.max_push_ids_per_request.clamp(1, MAX_PUSH_IDS);
         Ok(Self {

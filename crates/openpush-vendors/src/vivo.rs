@@ -202,14 +202,7 @@ impl VivoClient {
             .unwrap_or_else(|| VIVO_URL.to_owned())
             .trim_end_matches('/')
             .to_owned();
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(opts.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .user_agent(concat!("openpush/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let http = crate::http_client(opts.request_timeout)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 app_id,
