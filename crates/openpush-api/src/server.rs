@@ -340,8 +340,9 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes; then stops accepting, tells devices to reconnect
-    /// elsewhere, gives in-flight requests up to `shutdown_grace_secs` to finish (connections
-    /// still open then are dropped), and closes the store. Connections are served by
+    /// elsewhere, gives in-flight requests, running tasks and vendor calls what is left of
+    /// `shutdown_grace_secs` to finish (connections still open then are dropped), and closes
+    /// the store. Connections are served by
     /// [`crate::conn`]: header and keep-alive timeouts, caps per source and in total.
     pub async fn run(
         self,
@@ -395,6 +396,10 @@ impl Server {
             }
         }
         drop(self.listener);
+        // Everything below shares one grace period, so the whole stop takes at most about
+        // `shutdown_grace_secs`.
+        let deadline = tokio::time::Instant::now() + grace;
+        let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
         // Devices are told to reconnect elsewhere (1001) while HTTP requests drain.
         self.state
             .gateway
@@ -402,16 +407,18 @@ impl Server {
             .close_all(openpush_gateway::frames::CLOSE_GOING_AWAY);
         stop.cancel();
         tracker.close();
-        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        if tokio::time::timeout(left(), tracker.wait()).await.is_err() {
             tracing::warn!("in-flight requests did not finish within {grace:?}; closing");
             force.cancel();
             tracker.wait().await;
         }
-        // Background work stops in order, each part within the grace period: tasks stop at
-        // their next page (checkpointed), vendor calls under way finish and are recorded, then
+        // Then the background work, in what is left of the grace period: tasks stop at their
+        // next page (checkpointed) while vendor calls under way finish and are recorded; then
         // the device connections close and the last writes land before the store closes.
-        self.state.runner.stop(grace).await;
-        self.state.engine.stop_outbox(grace).await;
+        tokio::join!(
+            self.state.runner.stop(left()),
+            self.state.engine.stop_outbox(left())
+        );
         self.state.gateway.shutdown().await;
         self.state.engine.stopped().await;
         self.store.close().await;
