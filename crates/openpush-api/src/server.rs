@@ -115,7 +115,9 @@ fn api_groups() -> Vec<(RateGroup, OpenApiRouter<AppState>)> {
             users::get_user,
             users::update_user,
             users::delete_user
-        ));
+        ))
+        .routes(routes!(users::set_password))
+        .routes(routes!(users::revoke_tokens));
     let binding = OpenApiRouter::new().routes(routes!(binding::put_binding, binding::get_binding));
     let user_settings = OpenApiRouter::new()
         .routes(routes!(settings::put_push_nickname))
@@ -251,8 +253,8 @@ impl std::fmt::Debug for Server {
 pub enum ServerError {
     #[error("opening the store")]
     Store(#[from] openpush_store::StoreError),
-    #[error("the stored token signing key is damaged (expected 32 bytes)")]
-    SigningKey,
+    #[error("the token signing key: {0}")]
+    SigningKey(String),
     #[error("binding {addr}")]
     Bind {
         addr: SocketAddr,
@@ -272,11 +274,26 @@ impl Server {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ServerError> {
+        // A key the operator configured is checked before anything is opened.
+        let configured = config
+            .token
+            .signing_key()
+            .map_err(ServerError::SigningKey)?;
+        let previous = config
+            .token
+            .previous_signing_key()
+            .map_err(ServerError::SigningKey)?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir).await?);
-        let key = store
-            .meta_get_or_insert("token_signing_key", &TokenSigner::random_key())
-            .await?;
-        let key: [u8; 32] = key.try_into().map_err(|_| ServerError::SigningKey)?;
+        let key = match configured {
+            Some(key) => key,
+            None => store
+                .meta_get_or_insert("token_signing_key", &TokenSigner::random_key())
+                .await?
+                .try_into()
+                .map_err(|_| {
+                    ServerError::SigningKey("the stored key is damaged (expected 32 bytes)".into())
+                })?,
+        };
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -313,7 +330,7 @@ impl Server {
             engine,
             runner,
             config,
-            TokenSigner::new(key),
+            TokenSigner::with_previous(key, previous),
             clock,
         );
         Ok(Self {
