@@ -183,16 +183,18 @@ fn api_groups() -> Vec<(RateGroup, OpenApiRouter<AppState>)> {
     ]
 }
 
-/// The OpenAPI document of every endpoint, generated from the handlers' annotations.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_groups()
+/// The OpenAPI document of every endpoint, as served at `/openapi.json`: generated from the
+/// handlers' annotations and finished by [`crate::apidoc`].
+pub fn openapi() -> serde_json::Value {
+    let generated = api_groups()
         .into_iter()
         .fold(
             OpenApiRouter::with_openapi(ApiDoc::openapi()),
             |acc, (_, r)| acc.merge(r),
         )
         .split_for_parts()
-        .1
+        .1;
+    crate::apidoc::finish(generated)
 }
 
 pub fn router(state: AppState) -> Router {
@@ -205,7 +207,7 @@ pub fn router(state: AppState) -> Router {
             |acc, (group, r)| acc.merge(r.route_layer(axum::Extension(group))),
         )
         .split_for_parts();
-    let doc = Arc::new(doc);
+    let doc = Arc::new(crate::apidoc::finish(doc));
     router
         .route(
             "/openapi.json",
