@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIN=${OPENPUSH_BIN:-target/debug/openpush}
-EXAMPLES=${SCHEMATHESIS_EXAMPLES:-25}
+EXAMPLES=${SCHEMATHESIS_EXAMPLES:-40}
 [ -x "$BIN" ] || { echo "$BIN is missing: build it first (cargo build -p openpush)"; exit 1; }
 
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \

@@ -145,7 +145,17 @@ const OPERATIONS: &[(&str, Ok200, Auth, &[u16])] = &[
     ("report", Ok200::Push, Auth::User, &[400, 401, 413]),
 ];
 
-/// A number, or a string of one (SDKs send either).
+/// `true`/`false`, `1`/`0`, or their strings in any case (SDKs send each), or null (absent).
+fn lenient_bool() -> Value {
+    json!({"anyOf": [
+        {"type": "boolean"},
+        {"type": "integer", "enum": [0, 1]},
+        {"type": "string", "pattern": "^\\s*([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)\\s*$"},
+        {"type": "null"},
+    ]})
+}
+
+/// A number, or a string of one (SDKs send either), or null (absent).
 fn lenient_int(min: Option<i64>, max: Option<i64>) -> Value {
     let mut n = json!({"type": "integer", "format": "int64"});
     if let Some(m) = min {
@@ -154,7 +164,7 @@ fn lenient_int(min: Option<i64>, max: Option<i64>) -> Value {
     if let Some(m) = max {
         n["maximum"] = json!(m);
     }
-    json!({"anyOf": [n, {"type": "string", "pattern": "^\\s*[-+]?[0-9]+\\s*$"}]})
+    json!({"anyOf": [n, {"type": "string", "pattern": "^\\s*[-+]?[0-9]+\\s*$"}, {"type": "null"}]})
 }
 
 fn error_response(status: u16) -> Value {
@@ -327,7 +337,7 @@ fn fix_parameter(op: &str, p: &mut Map<String, Value>) {
         ("query", "page") => {
             Some(json!({"type": "integer", "minimum": 0, "maximum": 4294967295u64}))
         }
-        ("path", "id") => Some(json!({"type": "integer", "format": "int64"})),
+        ("path", n) => path_rule(n),
         _ => None,
     };
     if let Some(s) = schema {
@@ -363,11 +373,161 @@ const LENIENT_FIELDS: &[(&str, &str, Option<i64>, Option<i64>)] = &[
         Some(23),
     ),
     ("ReportRequest", "task_id", None, None),
+    (
+        "NotificationRequest",
+        "ignoreDuration",
+        Some(0),
+        Some(604_800_000),
+    ),
 ];
 
-/// Finishes the generated document: see the module's description.
-pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
+/// Fields that take a boolean in any of the SDKs' spellings.
+const LENIENT_BOOLS: &[(&str, &str)] = &[
+    ("UpdateUserRequest", "notification_no_disturbing"),
+    ("PushRequest", "async"),
+];
+
+/// Usernames and label names: 1–64 of `[A-Za-z0-9_.-]`, not only dots.
+const NAME_PATTERN: &str = "^(?!\\.+$)[A-Za-z0-9_.-]{1,64}$";
+/// Device ids: 1–64 of `[A-Za-z0-9_.:-]`.
+const DEVICE_PATTERN: &str = "^[A-Za-z0-9_.:-]{1,64}$";
+
+/// A request body schema: its required fields, and the rule of each field it constrains.
+type BodyRule = (
+    &'static str,
+    &'static [&'static str],
+    Vec<(&'static str, Value)>,
+);
+
+/// What the server requires of request bodies: required fields and the rules of their values
+/// (with the limits of this server's configuration).
+fn tighten_bodies(doc: &mut Value, limits: &crate::config::Limits) {
+    let name = json!({"type": "string", "pattern": NAME_PATTERN});
+    let string = json!({"type": "string"});
+    let rules: Vec<BodyRule> = vec![
+        (
+            "TokenRequest",
+            &["grant_type"],
+            vec![(
+                "grant_type",
+                json!({"type": "string", "enum": ["client_credentials", "password"]}),
+            )],
+        ),
+        (
+            "NewUserRequest",
+            &["username", "password"],
+            vec![
+                ("username", name.clone()),
+                (
+                    "password",
+                    json!({"type": "string", "minLength": 1, "maxLength": openpush_core::Password::MAX_CHARS}),
+                ),
+                (
+                    "nickname",
+                    json!({"type": ["string", "null"], "maxLength": limits.nickname_max_chars}),
+                ),
+            ],
+        ),
+        (
+            "UpdateUserRequest",
+            &[],
+            vec![(
+                "nickname",
+                json!({"type": ["string", "null"], "maxLength": limits.nickname_max_chars}),
+            )],
+        ),
+        (
+            "CreateLabelRequest",
+            &["name"],
+            vec![
+                ("name", name.clone()),
+                (
+                    "description",
+                    json!({"type": ["string", "null"], "maxLength": limits.label_description_max_chars}),
+                ),
+            ],
+        ),
+        (
+            "LabelUsersRequest",
+            &["usernames"],
+            vec![(
+                "usernames",
+                json!({"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": limits.label_users_per_call}),
+            )],
+        ),
+        (
+            "BindingRequest",
+            &["device_id", "notifier_name", "device_token"],
+            vec![
+                ("device_id", string.clone()),
+                ("notifier_name", string.clone()),
+                ("device_token", string.clone()),
+            ],
+        ),
+        (
+            "ReportRequest",
+            &["task_id", "device_id", "action", "provider"],
+            vec![
+                (
+                    "device_id",
+                    json!({"type": "string", "pattern": DEVICE_PATTERN}),
+                ),
+                (
+                    "action",
+                    json!({"type": "string", "enum": ["ARRIVE", "CLICK"]}),
+                ),
+                ("provider", string.clone()),
+            ],
+        ),
+        (
+            "PushRequest",
+            &["pushMessage"],
+            vec![("pushMessage", json!({"type": "object"}))],
+        ),
+        (
+            "LanguageRequest",
+            &["translationLanguage"],
+            vec![("translationLanguage", string.clone())],
+        ),
+        (
+            "NotifierRequest",
+            &["name", "vendor", "credentials"],
+            vec![("name", string.clone()), ("vendor", string.clone())],
+        ),
+    ];
+    for (schema, required, props) in rules {
+        let Some(s) = doc.pointer_mut(&format!("/components/schemas/{schema}")) else {
+            continue;
+        };
+        if !required.is_empty() {
+            s["required"] = json!(required);
+        }
+        for (field, rule) in props {
+            if let Some(p) = s.pointer_mut(&format!("/properties/{field}")) {
+                let description = p.get("description").cloned();
+                *p = rule;
+                if let Some(d) = description {
+                    p["description"] = d;
+                }
+            }
+        }
+    }
+}
+
+/// Path parameters the server checks before anything else.
+fn path_rule(name: &str) -> Option<Value> {
+    match name {
+        "username" | "labelname" => Some(json!({"type": "string", "pattern": NAME_PATTERN})),
+        "id" => Some(json!({"type": "integer", "format": "int64"})),
+        _ => None,
+    }
+}
+
+/// Finishes the generated document (see the module's description) for a server with these
+/// limits.
+pub fn finish(doc: utoipa::openapi::OpenApi, limits: &crate::config::Limits) -> Value {
     let mut doc = serde_json::to_value(doc).expect("the document serialises");
+    tighten_bodies(&mut doc, limits);
     let extra = components();
     let comps = doc
         .as_object_mut()
@@ -394,6 +554,18 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
                 .as_object()
                 .expect("an object")
                 .clone();
+            if let Some(d) = description {
+                p.insert("description".into(), d);
+            }
+        }
+    }
+    for (schema, field) in LENIENT_BOOLS {
+        if let Some(p) = doc
+            .pointer_mut(&format!("/components/schemas/{schema}/properties/{field}"))
+            .and_then(Value::as_object_mut)
+        {
+            let description = p.get("description").cloned();
+            *p = lenient_bool().as_object().expect("an object").clone();
             if let Some(d) = description {
                 p.insert("description".into(), d);
             }

@@ -194,7 +194,7 @@ pub fn openapi() -> serde_json::Value {
         )
         .split_for_parts()
         .1;
-    crate::apidoc::finish(generated)
+    crate::apidoc::finish(generated, &crate::config::Limits::default())
 }
 
 pub fn router(state: AppState) -> Router {
@@ -207,7 +207,7 @@ pub fn router(state: AppState) -> Router {
             |acc, (group, r)| acc.merge(r.route_layer(axum::Extension(group))),
         )
         .split_for_parts();
-    let doc = Arc::new(crate::apidoc::finish(doc));
+    let doc = Arc::new(crate::apidoc::finish(doc, &state.config.limits));
     router
         .route(
             "/openapi.json",
