@@ -1,7 +1,10 @@
 //! Credentials: signed access tokens, hashed client secrets, hashed user passwords.
 //!
-//! Tokens are self-contained and signed with HMAC-SHA256 under a key kept in the store, so
-//! they survive restarts and every node of a cluster accepts them, with no lookup per request.
+//! Tokens are self-contained and signed with HMAC-SHA256 under a key kept in the store (or
+//! given by the operator: `token.signing_key`, `token.signing_key_file`), so they survive
+//! restarts and every node of a cluster accepts them. A token can still be cut short: the app's
+//! and each user's "tokens valid from" time refuses tokens issued before it (checked by the
+//! callers of [`TokenSigner::verify`]).
 //!
 //! Wire form: unpadded base64url of
 //! `version(1) | kind(1) | app_id(8) | issued_ms(8) | expires_ms(8) | [user uuid(16) | username]`
@@ -46,9 +49,12 @@ pub struct Claims {
     pub subject: Subject,
 }
 
-/// Signs and checks tokens. The key never leaves this struct, and `Debug` does not show it.
+/// Signs and checks tokens. The keys never leave this struct, and `Debug` does not show them.
+/// Tokens are signed with the current key; a previous key, while one is configured, is still
+/// accepted when checking, so a key rotation can give tokens a grace period.
 pub struct TokenSigner {
     key: [u8; 32],
+    previous: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for TokenSigner {
@@ -59,7 +65,15 @@ impl std::fmt::Debug for TokenSigner {
 
 impl TokenSigner {
     pub fn new(key: [u8; 32]) -> Self {
-        Self { key }
+        Self {
+            key,
+            previous: None,
+        }
+    }
+
+    /// Signs with `key` and also accepts tokens signed with `previous`.
+    pub fn with_previous(key: [u8; 32], previous: Option<[u8; 32]>) -> Self {
+        Self { key, previous }
     }
 
     /// A fresh random key, for the store to keep if it has none yet.
@@ -70,7 +84,7 @@ impl TokenSigner {
     }
 
     fn mac(&self) -> HmacSha256 {
-        HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any length")
+        mac_of(&self.key)
     }
 
     pub fn sign(&self, c: &Claims) -> String {
@@ -106,10 +120,14 @@ impl TokenSigner {
             return Err(Unauthorized::Corrupt);
         }
         let (body, tag) = raw.split_at(raw.len() - MAC_LEN);
-        let mut mac = self.mac();
-        mac.update(body);
-        mac.verify_slice(tag)
-            .map_err(|_| Unauthorized::NotIssuedHere)?;
+        let signed_by = |key: &[u8; 32]| {
+            let mut mac = mac_of(key);
+            mac.update(body);
+            mac.verify_slice(tag).is_ok()
+        };
+        if !signed_by(&self.key) && !self.previous.as_ref().is_some_and(signed_by) {
+            return Err(Unauthorized::NotIssuedHere);
+        }
         let int = |at: usize| i64::from_be_bytes(body[at..at + 8].try_into().expect("8 bytes"));
         let claims = Claims {
             app_id: int(2),
@@ -130,6 +148,25 @@ impl TokenSigner {
         }
         Ok(claims)
     }
+}
+
+fn mac_of(key: &[u8; 32]) -> HmacSha256 {
+    HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length")
+}
+
+/// A signing key as the operator gives it: base64 (standard or URL-safe alphabet, padded or
+/// not) of exactly 32 bytes; whitespace around it is ignored.
+pub fn parse_signing_key(text: &str) -> Result<[u8; 32], String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE};
+    let t = text.trim();
+    let bytes = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|e| e.decode(t).ok())
+        .ok_or("it is not base64")?;
+    let n = bytes.len();
+    bytes
+        .try_into()
+        .map_err(|_| format!("it is {n} bytes, not 32"))
 }
 
 /// A new client id and secret in Easemob's look (`YXA6…`), URL-safe.
@@ -242,6 +279,49 @@ mod tests {
         for junk in ["", "abc", "!!!!", &"A".repeat(600)] {
             assert_eq!(s.verify(junk, 0), Err(Unauthorized::Corrupt), "{junk}");
         }
+    }
+
+    #[test]
+    fn a_previous_key_is_accepted_but_never_signs() {
+        let c = Claims {
+            app_id: 1,
+            issued_ms: 0,
+            expires_ms: 0,
+            subject: Subject::App,
+        };
+        let old = TokenSigner::new([1; 32]).sign(&c);
+        let rotated = TokenSigner::with_previous([2; 32], Some([1; 32]));
+        assert_eq!(rotated.verify(&old, 0).unwrap(), c);
+        // New tokens are signed with the new key only.
+        let new = rotated.sign(&c);
+        assert_eq!(
+            TokenSigner::new([1; 32]).verify(&new, 0),
+            Err(Unauthorized::NotIssuedHere)
+        );
+        assert_eq!(TokenSigner::new([2; 32]).verify(&new, 0).unwrap(), c);
+        // Without the previous key, the old token is refused.
+        assert_eq!(
+            TokenSigner::new([2; 32]).verify(&old, 0),
+            Err(Unauthorized::NotIssuedHere)
+        );
+        assert!(!format!("{rotated:?}").contains("1, 1"));
+    }
+
+    #[test]
+    fn signing_keys_parse_from_base64_of_32_bytes() {
+        use base64::engine::general_purpose::STANDARD;
+        let k = [0xfb; 32];
+        assert_eq!(parse_signing_key(&STANDARD.encode(k)).unwrap(), k);
+        assert_eq!(
+            parse_signing_key(&format!("  {}\n", URL_SAFE_NO_PAD.encode(k))).unwrap(),
+            k
+        );
+        assert!(parse_signing_key(&STANDARD.encode([1; 16]))
+            .unwrap_err()
+            .contains("16 bytes"));
+        assert!(parse_signing_key("not base64!")
+            .unwrap_err()
+            .contains("base64"));
     }
 
     #[test]

@@ -141,13 +141,129 @@ impl Default for HttpConfig {
 pub struct TokenConfig {
     /// Lifetime of a token when the request has no `ttl`, in seconds. Default: 5184000 (60 days).
     pub default_ttl_secs: u64,
+    /// Longest lifetime a token can get, in seconds: a larger requested `ttl` (and `ttl: 0`,
+    /// never expires) is lowered to it. 0 = no maximum (`ttl: 0` then never expires). Default: 0.
+    pub max_ttl_secs: u64,
+    /// The key tokens are signed with: base64 of 32 bytes (`OPENPUSH_TOKEN__SIGNING_KEY`).
+    /// Empty = `signing_key_file`, or else the key kept in the store. Default: "".
+    pub signing_key: SecretString,
+    /// A file holding the signing key as base64 of 32 bytes, kept outside the data directory.
+    /// Empty = none. Default: "".
+    pub signing_key_file: PathBuf,
+    /// The key tokens were signed with before the current one: tokens it signed are still
+    /// accepted (new ones are signed with the current key), for a grace period after a key
+    /// rotation. Empty = none. Default: "".
+    pub previous_signing_key: SecretString,
+    /// A file holding the previous key. Empty = none. Default: "".
+    pub previous_signing_key_file: PathBuf,
+    /// Seconds a running server trusts its cached copy of an app (its client secret, the time
+    /// before which its tokens are refused, its settings) before reading it again, so an
+    /// `openpush app rotate-secret` run beside it takes effect within this time (at once for
+    /// `/token`, which reads the app every time). Default: 5.
+    pub app_cache_secs: u64,
 }
 
 impl Default for TokenConfig {
     fn default() -> Self {
         Self {
             default_ttl_secs: 60 * 24 * 3600,
+            max_ttl_secs: 0,
+            signing_key: SecretString::default(),
+            signing_key_file: PathBuf::new(),
+            previous_signing_key: SecretString::default(),
+            previous_signing_key_file: PathBuf::new(),
+            app_cache_secs: 5,
         }
+    }
+}
+
+impl TokenConfig {
+    /// The configured signing key, if any (`None`: use the store's).
+    pub fn signing_key(&self) -> Result<Option<[u8; 32]>, String> {
+        key_setting(
+            "token.signing_key",
+            &self.signing_key,
+            "token.signing_key_file",
+            &self.signing_key_file,
+        )
+    }
+
+    /// The configured previous key, if any.
+    pub fn previous_signing_key(&self) -> Result<Option<[u8; 32]>, String> {
+        key_setting(
+            "token.previous_signing_key",
+            &self.previous_signing_key,
+            "token.previous_signing_key_file",
+            &self.previous_signing_key_file,
+        )
+    }
+
+    /// The lifetime a token gets for a requested `ttl` (0 = never expires), after
+    /// `max_ttl_secs`.
+    pub fn clamp_ttl(&self, ttl: u64) -> u64 {
+        match self.max_ttl_secs {
+            0 => ttl,
+            max if ttl == 0 || ttl > max => max,
+            _ => ttl,
+        }
+    }
+}
+
+fn key_setting(
+    inline_name: &str,
+    inline: &SecretString,
+    file_name: &str,
+    file: &std::path::Path,
+) -> Result<Option<[u8; 32]>, String> {
+    let from_file = !file.as_os_str().is_empty();
+    match (inline.is_empty(), from_file) {
+        (true, false) => Ok(None),
+        (false, true) => Err(format!("set {inline_name} or {file_name}, not both")),
+        (false, false) => crate::auth::parse_signing_key(inline.expose())
+            .map(Some)
+            .map_err(|e| format!("{inline_name} must be base64 of 32 bytes: {e}")),
+        (true, true) => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| format!("reading {file_name} {}: {e}", file.display()))?;
+            crate::auth::parse_signing_key(&text)
+                .map(Some)
+                .map_err(|e| {
+                    format!(
+                        "{file_name} {} must hold base64 of 32 bytes: {e}",
+                        file.display()
+                    )
+                })
+        }
+    }
+}
+
+/// A secret setting: `Debug` shows only whether it is set.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.is_empty() {
+            "\"\""
+        } else {
+            "<redacted>"
+        })
     }
 }
 
@@ -369,6 +485,23 @@ max_connections_per_source = 1000
 [token]
 # Lifetime of a token when the request has no `ttl`, in seconds (60 days). ttl = 0 never expires.
 default_ttl_secs = 5184000
+# Longest lifetime a token can get, in seconds: a larger ttl, and ttl = 0, are lowered to it.
+# 0 = no maximum (ttl = 0 then never expires).
+max_ttl_secs = 0
+# The key tokens are signed with, base64 of 32 bytes (or OPENPUSH_TOKEN__SIGNING_KEY). Empty:
+# signing_key_file, or else the key kept in the store.
+signing_key = ""
+# A file holding the signing key as base64 of 32 bytes, outside the data directory. Empty: none.
+signing_key_file = ""
+# The key before the current one: tokens it signed are still accepted (a grace period after a
+# key rotation); new tokens are signed with the current key. Empty: none.
+previous_signing_key = ""
+# A file holding the previous key. Empty: none.
+previous_signing_key_file = ""
+# Seconds a running server trusts its cached copy of an app (client secret, token revocation,
+# settings) before reading it again: `openpush app rotate-secret` takes effect within this time
+# (at once for /token, which always reads the app).
+app_cache_secs = 5
 
 [limits]
 # Users per POST /users batch.
@@ -498,6 +631,30 @@ allow_loopback_base_url = true
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ttl_clamps_to_the_maximum_and_keys_parse() {
+        let mut t = TokenConfig::default();
+        assert_eq!((t.clamp_ttl(0), t.clamp_ttl(99)), (0, 99));
+        t.max_ttl_secs = 60;
+        assert_eq!(
+            (t.clamp_ttl(0), t.clamp_ttl(99), t.clamp_ttl(30)),
+            (60, 60, 30)
+        );
+        assert_eq!(t.signing_key(), Ok(None));
+        t.signing_key = SecretString::new("A".repeat(43));
+        assert_eq!(t.signing_key(), Ok(Some([0; 32])));
+        assert!(!format!("{t:?}").contains("AAAA"), "{t:?}");
+        t.signing_key_file = "/nonexistent".into();
+        assert!(t.signing_key().unwrap_err().contains("not both"));
+        t.signing_key = SecretString::default();
+        assert!(t.signing_key().unwrap_err().contains("/nonexistent"));
+        t.previous_signing_key = SecretString::new("short");
+        assert!(t
+            .previous_signing_key()
+            .unwrap_err()
+            .contains("previous_signing_key"));
+    }
 
     #[test]
     fn documented_file_is_the_default() {

@@ -269,6 +269,10 @@ impl ApiError {
                 "Unable to authenticate due to corrupt access token",
             ),
             Unauthorized::NotIssuedHere => ("auth_bad_access_token", "Unable to authenticate"),
+            Unauthorized::Revoked => (
+                "auth_bad_access_token",
+                "Unable to authenticate due to revoked access token",
+            ),
         };
         Self::new(
             StatusCode::UNAUTHORIZED,
@@ -307,6 +311,9 @@ pub enum Unauthorized {
     Corrupt,
     /// Well-formed, but not signed by this server or not for this app.
     NotIssuedHere,
+    /// Signed here, but issued before its app's client secret was rotated or before its
+    /// user's password changed or tokens were revoked.
+    Revoked,
 }
 
 impl From<InvalidValue> for ApiError {

@@ -232,6 +232,10 @@ impl FromRequestParts<AppState> for AppCtx {
             .await?
             .filter(|a| a.id == claims.app_id)
             .ok_or(ApiError::unauthorized(Unauthorized::NotIssuedHere))?;
+        if claims.issued_ms < app.app_tokens_valid_from {
+            // Issued before the app's client secret was rotated.
+            return Err(ApiError::unauthorized(Unauthorized::Revoked));
+        }
         // Authenticated: from here on the request spends the app's budget, not its source's.
         crate::source_limit::attempt_of(parts).authenticated();
         if let Some(group) = parts.extensions.get::<RateGroup>() {

@@ -2,6 +2,7 @@
 //! limits and the OpenAPI document, plus [`Server`], which binds and runs them.
 
 pub mod admin;
+pub mod apidoc;
 pub mod auth;
 pub mod config;
 mod conn;

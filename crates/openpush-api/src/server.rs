@@ -115,7 +115,9 @@ fn api_groups() -> Vec<(RateGroup, OpenApiRouter<AppState>)> {
             users::get_user,
             users::update_user,
             users::delete_user
-        ));
+        ))
+        .routes(routes!(users::set_password))
+        .routes(routes!(users::revoke_tokens));
     let binding = OpenApiRouter::new().routes(routes!(binding::put_binding, binding::get_binding));
     let user_settings = OpenApiRouter::new()
         .routes(routes!(settings::put_push_nickname))
@@ -181,16 +183,18 @@ fn api_groups() -> Vec<(RateGroup, OpenApiRouter<AppState>)> {
     ]
 }
 
-/// The OpenAPI document of every endpoint, generated from the handlers' annotations.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_groups()
+/// The OpenAPI document of every endpoint, as served at `/openapi.json`: generated from the
+/// handlers' annotations and finished by [`crate::apidoc`].
+pub fn openapi() -> serde_json::Value {
+    let generated = api_groups()
         .into_iter()
         .fold(
             OpenApiRouter::with_openapi(ApiDoc::openapi()),
             |acc, (_, r)| acc.merge(r),
         )
         .split_for_parts()
-        .1
+        .1;
+    crate::apidoc::finish(generated, &crate::config::Limits::default())
 }
 
 pub fn router(state: AppState) -> Router {
@@ -203,7 +207,7 @@ pub fn router(state: AppState) -> Router {
             |acc, (group, r)| acc.merge(r.route_layer(axum::Extension(group))),
         )
         .split_for_parts();
-    let doc = Arc::new(doc);
+    let doc = Arc::new(crate::apidoc::finish(doc, &state.config.limits));
     router
         .route(
             "/openapi.json",
@@ -251,8 +255,8 @@ impl std::fmt::Debug for Server {
 pub enum ServerError {
     #[error("opening the store")]
     Store(#[from] openpush_store::StoreError),
-    #[error("the stored token signing key is damaged (expected 32 bytes)")]
-    SigningKey,
+    #[error("the token signing key: {0}")]
+    SigningKey(String),
     #[error("binding {addr}")]
     Bind {
         addr: SocketAddr,
@@ -272,11 +276,26 @@ impl Server {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ServerError> {
+        // A key the operator configured is checked before anything is opened.
+        let configured = config
+            .token
+            .signing_key()
+            .map_err(ServerError::SigningKey)?;
+        let previous = config
+            .token
+            .previous_signing_key()
+            .map_err(ServerError::SigningKey)?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir).await?);
-        let key = store
-            .meta_get_or_insert("token_signing_key", &TokenSigner::random_key())
-            .await?;
-        let key: [u8; 32] = key.try_into().map_err(|_| ServerError::SigningKey)?;
+        let key = match configured {
+            Some(key) => key,
+            None => store
+                .meta_get_or_insert("token_signing_key", &TokenSigner::random_key())
+                .await?
+                .try_into()
+                .map_err(|_| {
+                    ServerError::SigningKey("the stored key is damaged (expected 32 bytes)".into())
+                })?,
+        };
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -313,7 +332,7 @@ impl Server {
             engine,
             runner,
             config,
-            TokenSigner::new(key),
+            TokenSigner::with_previous(key, previous),
             clock,
         );
         Ok(Self {

@@ -39,10 +39,6 @@ pub struct Inner {
 /// An app and when it was read.
 type CachedApp = (Arc<App>, Instant);
 
-/// How long a cached app is trusted before it is read again (its settings, such as the
-/// offline retention, can change under a running server).
-const APP_CACHE_TTL: Duration = Duration::from_secs(60);
-
 impl std::ops::Deref for AppState {
     type Target = Inner;
     fn deref(&self) -> &Inner {
@@ -90,16 +86,26 @@ impl AppState {
     }
 
     /// The app named in a URL. Apps are never deleted or renamed, so a found app is cached
-    /// (re-read after a minute, for its settings); a miss asks the store, so apps created by
-    /// `openpush app create` while the server runs are found on first use.
+    /// and read again after `token.app_cache_secs`: its client secret, the time before which
+    /// its tokens are refused and its settings can change under a running server (`openpush
+    /// app …` writes the store directly). A miss asks the store, so apps created by `openpush
+    /// app create` while the server runs are found on first use.
     pub async fn app(&self, org: &str, name: &str) -> ApiResult<Option<Arc<App>>> {
-        let key = (org.to_owned(), name.to_owned());
-        if let Some((app, at)) = self.apps.read().get(&key) {
-            if at.elapsed() < APP_CACHE_TTL {
+        let ttl = Duration::from_secs(self.config.token.app_cache_secs);
+        if let Some((app, at)) = self.apps.read().get(&(org.to_owned(), name.to_owned())) {
+            if at.elapsed() < ttl {
                 return Ok(Some(app.clone()));
             }
         }
+        self.fresh_app(org, name).await
+    }
+
+    /// The app as the store has it now (the cache is refreshed with it). The token grant uses
+    /// it, so a rotated client secret works, and the old tokens stop working, at once.
+    pub async fn fresh_app(&self, org: &str, name: &str) -> ApiResult<Option<Arc<App>>> {
+        let key = (org.to_owned(), name.to_owned());
         let Some(app) = self.store.app_by_name(org, name).await? else {
+            self.apps.write().remove(&key);
             return Ok(None);
         };
         let app = Arc::new(app);

@@ -176,6 +176,8 @@ async fn openapi_covers_every_endpoint() {
         ("get", "/{org}/{app}/users/{username}"),
         ("put", "/{org}/{app}/users/{username}"),
         ("delete", "/{org}/{app}/users/{username}"),
+        ("put", "/{org}/{app}/users/{username}/password"),
+        ("post", "/{org}/{app}/users/{username}/tokens/revoke"),
         ("put", "/{org}/{app}/users/{username}/push/binding"),
         ("get", "/{org}/{app}/users/{username}/push/binding"),
         ("put", "/{org}/{app}/push/nickname"),

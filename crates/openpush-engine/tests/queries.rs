@@ -63,6 +63,19 @@ counting_store! {
     ) -> Result<Option<User>>;
     fn set_nicknames(&self, app_id: i64, items: &[(Username, Nickname)], now_ms: i64) -> Result<()>;
     fn delete_user(&self, app_id: i64, username: &Username) -> Result<Option<User>>;
+    fn rotate_app_secret(
+        &self,
+        app_id: i64,
+        secret_hash: &[u8],
+        tokens_valid_from: i64
+    ) -> Result<Option<App>>;
+    fn revoke_user_tokens(
+        &self,
+        app_id: i64,
+        username: &Username,
+        tokens_valid_from: i64,
+        password_hash: Option<&str>
+    ) -> Result<Option<User>>;
     fn bind(
         &self,
         app_id: i64,

@@ -244,6 +244,17 @@ impl Hub {
         self.len() == 0
     }
 
+    /// Asks every connection of one user on this node to close with `code` (its tokens were
+    /// revoked, say); returns how many were asked.
+    pub fn close_user(&self, app_id: i64, user: &str, code: u16) -> usize {
+        let shard = self.shard(app_id, user).read();
+        let conns = shard.get(&app_id).and_then(|u| u.get(user));
+        for c in conns.into_iter().flatten() {
+            c.shared.close(code);
+        }
+        conns.map_or(0, Vec::len)
+    }
+
     /// Asks every connection on this node to close with `code`.
     pub fn close_all(&self, code: u16) {
         for s in self.shards.iter() {
@@ -330,5 +341,22 @@ mod tests {
         assert_eq!(sa.close_code(), crate::frames::CLOSE_NORMAL);
         hub.close_all(crate::frames::CLOSE_GOING_AWAY);
         assert_eq!(sb.close_code(), crate::frames::CLOSE_GOING_AWAY);
+    }
+
+    #[test]
+    fn close_user_closes_only_that_users_devices() {
+        let hub = Hub::new(2);
+        let (_a1, _r1, a1) = conn(&hub, "a", "d1", 1);
+        let (_a2, _r2, a2) = conn(&hub, "a", "d2", 1);
+        let (_b, _rb, b) = conn(&hub, "b", "d1", 1);
+        assert_eq!(hub.close_user(1, "a", crate::frames::CLOSE_BAD_TOKEN), 2);
+        assert_eq!(a1.close_code(), crate::frames::CLOSE_BAD_TOKEN);
+        assert_eq!(a2.close_code(), crate::frames::CLOSE_BAD_TOKEN);
+        assert_eq!(b.close_code(), 0);
+        assert_eq!(
+            hub.close_user(1, "nobody", crate::frames::CLOSE_BAD_TOKEN),
+            0
+        );
+        assert_eq!(hub.close_user(2, "b", crate::frames::CLOSE_BAD_TOKEN), 0);
     }
 }

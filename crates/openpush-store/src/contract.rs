@@ -33,7 +33,8 @@ macro_rules! store_contract_tests {
             first_device_adopts_parked_copies, task_limits_window_and_running,
             tasks_start_checkpoint_end, messages_and_target_pages, notifiers_put_list_delete,
             daily_stats_add_up_per_app_day_and_channel, task_counts_age_out_of_the_window,
-            send_queue_claim_lease_retry_and_counters, send_queue_fallback_copies_and_cancel);
+            send_queue_claim_lease_retry_and_counters, send_queue_fallback_copies_and_cancel,
+            token_revocation_times_only_move_forward);
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
         $(
@@ -1529,4 +1530,98 @@ pub async fn send_queue_fallback_copies_and_cancel(store: &dyn Store) {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// Rotating a secret and revoking a user's tokens record when tokens start to count; an
+/// earlier time never undoes a later one, and a password set with a revocation is kept.
+pub async fn token_revocation_times_only_move_forward(store: &dyn Store) {
+    let a = app(store, "a").await;
+    let b = app(store, "b").await;
+    users(store, a, &["u1", "u2"]).await;
+    let fresh = store.app_by_id(a).await.unwrap().unwrap();
+    assert_eq!(fresh.app_tokens_valid_from, 0);
+    assert_eq!(
+        store
+            .user(a, &u("u1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .tokens_valid_from,
+        0
+    );
+
+    let rotated = store
+        .rotate_app_secret(a, &[9, 9], 5_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rotated.secret_hash, vec![9, 9]);
+    assert_eq!(rotated.app_tokens_valid_from, 5_000);
+    let again = store
+        .rotate_app_secret(a, &[8], 4_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.secret_hash, vec![8]);
+    assert_eq!(again.app_tokens_valid_from, 5_000, "never moves back");
+    let read = store.app_by_name("org", "a").await.unwrap().unwrap();
+    assert_eq!(
+        (read.secret_hash, read.app_tokens_valid_from),
+        (vec![8], 5_000)
+    );
+    assert_eq!(
+        store
+            .app_by_id(b)
+            .await
+            .unwrap()
+            .unwrap()
+            .app_tokens_valid_from,
+        0
+    );
+    assert!(store
+        .rotate_app_secret(9_999, &[1], 1)
+        .await
+        .unwrap()
+        .is_none());
+
+    let r = store
+        .revoke_user_tokens(a, &u("u1"), 7_000, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.tokens_valid_from, 7_000);
+    assert_eq!(r.password_hash, "hash");
+    let r = store
+        .revoke_user_tokens(a, &u("u1"), 6_000, Some("new-hash"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (r.tokens_valid_from, r.password_hash.as_str()),
+        (7_000, "new-hash")
+    );
+    let read = store.user(a, &u("u1")).await.unwrap().unwrap();
+    assert_eq!(
+        (read.tokens_valid_from, read.password_hash.as_str()),
+        (7_000, "new-hash")
+    );
+    assert_eq!(
+        store
+            .user(a, &u("u2"))
+            .await
+            .unwrap()
+            .unwrap()
+            .tokens_valid_from,
+        0
+    );
+    assert!(store
+        .revoke_user_tokens(a, &u("ghost"), 1, None)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .revoke_user_tokens(b, &u("u1"), 1, None)
+        .await
+        .unwrap()
+        .is_none());
 }

@@ -182,6 +182,27 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         per_window: Option<u32>,
     ) -> Result<()>;
 
+    /// Replaces an app's client secret (its hash) and refuses from then on the app tokens
+    /// issued before `tokens_valid_from` (epoch ms; a later time already set is kept).
+    /// `None` if the app does not exist.
+    async fn rotate_app_secret(
+        &self,
+        app_id: i64,
+        secret_hash: &[u8],
+        tokens_valid_from: i64,
+    ) -> Result<Option<App>>;
+
+    /// Refuses from then on the user's tokens issued before `tokens_valid_from` (epoch ms; a
+    /// later time already set is kept), and with `password_hash` sets a new password in the
+    /// same write. `None` if the user does not exist.
+    async fn revoke_user_tokens(
+        &self,
+        app_id: i64,
+        username: &Username,
+        tokens_valid_from: i64,
+        password_hash: Option<&str>,
+    ) -> Result<Option<User>>;
+
     /// Sets an app's offline retention (`None`: the server default).
     async fn set_offline_retention(&self, app_id: i64, secs: Option<i64>) -> Result<()>;
 

@@ -20,6 +20,9 @@ pub struct App {
     pub tasks_running_max: Option<u32>,
     /// Tasks per creation window for this app; `None` = the server's setting.
     pub tasks_per_window: Option<u32>,
+    /// App tokens issued before this time (epoch ms) are refused: set when the client secret
+    /// is rotated. 0 refuses none.
+    pub app_tokens_valid_from: i64,
 }
 
 impl std::fmt::Debug for App {
@@ -73,6 +76,9 @@ pub struct User {
     pub activated: bool,
     pub created: i64,
     pub modified: i64,
+    /// The user's tokens issued before this time (epoch ms) are refused: set when its
+    /// password changes or its tokens are revoked. 0 refuses none.
+    pub tokens_valid_from: i64,
 }
 
 #[derive(Debug, Clone)]

@@ -101,6 +101,7 @@ fn app_from_row(r: &SqliteRow) -> App {
         tasks_per_window: r
             .get::<Option<i64>, _>("tasks_per_window")
             .and_then(|n| u32::try_from(n).ok()),
+        app_tokens_valid_from: r.get("app_tokens_valid_from"),
     }
 }
 
@@ -127,6 +128,7 @@ fn user_from_row(r: &SqliteRow) -> Result<User> {
         activated: r.get::<i64, _>("activated") != 0,
         created: r.get("created"),
         modified: r.get("modified"),
+        tokens_valid_from: r.get("tokens_valid_from"),
     })
 }
 
@@ -159,7 +161,7 @@ fn member_from_row(r: &SqliteRow) -> Result<LabelMember> {
 }
 
 const USER_COLS: &str = "id, username, uuid, password_hash, nickname, display_style, language, \
-                         legacy_dnd, activated, created, modified";
+                         legacy_dnd, activated, created, modified, tokens_valid_from";
 
 async fn device_bindings(
     conn: &mut sqlx::SqliteConnection,
@@ -1066,6 +1068,47 @@ impl Store for SqliteStore {
             .await
             .map_err(backend("setting task limits"))?;
         Ok(())
+    }
+
+    async fn rotate_app_secret(
+        &self,
+        app_id: i64,
+        secret_hash: &[u8],
+        tokens_valid_from: i64,
+    ) -> Result<Option<App>> {
+        let row = sqlx::query(
+            "UPDATE apps SET secret_hash = ?, \
+             app_tokens_valid_from = MAX(app_tokens_valid_from, ?) WHERE id = ? RETURNING *",
+        )
+        .bind(secret_hash)
+        .bind(tokens_valid_from)
+        .bind(app_id)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(backend("rotating an app secret"))?;
+        Ok(row.as_ref().map(app_from_row))
+    }
+
+    async fn revoke_user_tokens(
+        &self,
+        app_id: i64,
+        username: &Username,
+        tokens_valid_from: i64,
+        password_hash: Option<&str>,
+    ) -> Result<Option<User>> {
+        let row = sqlx::query(&format!(
+            "UPDATE users SET tokens_valid_from = MAX(tokens_valid_from, ?), \
+             password_hash = COALESCE(?, password_hash) \
+             WHERE app_id = ? AND username = ? RETURNING {USER_COLS}"
+        ))
+        .bind(tokens_valid_from)
+        .bind(password_hash)
+        .bind(app_id)
+        .bind(username.as_str())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(backend("revoking a user's tokens"))?;
+        row.as_ref().map(user_from_row).transpose()
     }
 
     async fn set_offline_retention(&self, app_id: i64, secs: Option<i64>) -> Result<()> {

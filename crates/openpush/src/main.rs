@@ -106,9 +106,13 @@ enum AppCommand {
     Create { org: String, app: String },
     /// List apps (never their secrets).
     List,
+    /// Replace an app's client secret; prints {"org","app","client_id","client_secret"} once.
+    /// Every app token issued before it is refused from then on: a running server reads the
+    /// change at its next token grant for the app, and within `token.app_cache_secs` anyway.
+    RotateSecret { org: String, app: String },
     /// Set how long the Easemob channel keeps an offline notification for an app: SECONDS,
     /// or `default` for the server's `gateway.offline_retention_secs`. A running server picks
-    /// the change up within a minute.
+    /// the change up within `token.app_cache_secs` (5 seconds by default).
     Retention {
         org: String,
         app: String,
@@ -249,6 +253,18 @@ async fn app_command(store: &dyn Store, command: &AppCommand) -> Result<()> {
                 "app": created.app.name,
                 "client_id": created.app.client_id,
                 "client_secret": created.client_secret,
+            });
+            println!("{out}");
+        }
+        AppCommand::RotateSecret { org, app } => {
+            let rotated = openpush_api::admin::rotate_secret(store, &SystemClock, org, app)
+                .await
+                .context("rotating the client secret")?;
+            let out = serde_json::json!({
+                "org": rotated.app.org,
+                "app": rotated.app.name,
+                "client_id": rotated.app.client_id,
+                "client_secret": rotated.client_secret,
             });
             println!("{out}");
         }

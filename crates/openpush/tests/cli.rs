@@ -427,3 +427,123 @@ async fn mock_vendors_runs_the_eight_stand_ins_and_registers_them_as_notifiers()
     let rest: Vec<String> = err_lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("\"accepted\"")), "{rest:?}");
 }
+
+async fn grant(client: &reqwest::Client, base: &str, id: &Value, secret: &Value) -> (u16, Value) {
+    let res = client
+        .post(format!("{base}/o/a/token"))
+        .body(json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret, "ttl": 0}).to_string())
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+async fn users_status(client: &reqwest::Client, base: &str, token: &str) -> (u16, Value) {
+    let res = client
+        .get(format!("{base}/o/a/users"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn app_rotate_secret_beside_a_running_server_ends_the_apps_earlier_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = run(&["app", "create", "o", "a"], dir.path());
+    assert!(ok, "{err}");
+    let creds: Value = serde_json::from_str(out.trim()).unwrap();
+    let (mut child, addr) = serve(dir.path(), &["--listen", "127.0.0.1:0"], &[]);
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+    let (st, tok) = grant(&client, &base, &creds["client_id"], &creds["client_secret"]).await;
+    assert_eq!(st, 200, "{tok}");
+    let old = tok["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(users_status(&client, &base, &old).await.0, 200);
+
+    let (ok, out, err) = run(&["app", "rotate-secret", "o", "a"], dir.path());
+    assert!(ok, "{err}");
+    let rotated: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(rotated["client_id"], creds["client_id"]);
+    assert_ne!(rotated["client_secret"], creds["client_secret"]);
+    assert!(rotated["client_secret"]
+        .as_str()
+        .unwrap()
+        .starts_with("YXA6"));
+    let (st, body) = grant(&client, &base, &creds["client_id"], &creds["client_secret"]).await;
+    assert_eq!(st, 400, "{body}");
+    let (st, tok) = grant(
+        &client,
+        &base,
+        &rotated["client_id"],
+        &rotated["client_secret"],
+    )
+    .await;
+    assert_eq!(st, 200, "{tok}");
+    let (st, body) = users_status(&client, &base, &old).await;
+    assert_eq!(st, 401, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("revoked"),
+        "{body}"
+    );
+    let new = tok["access_token"].as_str().unwrap();
+    assert_eq!(users_status(&client, &base, new).await.0, 200);
+
+    let (ok, _, err) = run(&["app", "rotate-secret", "o", "nope"], dir.path());
+    assert!(!ok);
+    assert!(err.contains("does not exist"), "{err}");
+    // The new secret is shown by the rotation only.
+    let (_, list, _) = run(&["app", "list"], dir.path());
+    assert!(!list.contains(rotated["client_secret"].as_str().unwrap()));
+    sigterm(&child);
+    assert!(child.wait().unwrap().success());
+}
+
+#[tokio::test]
+async fn the_signing_key_can_come_from_the_environment() {
+    use base64::Engine;
+    let key = base64::engine::general_purpose::STANDARD.encode([0x5a; 32]);
+    let mut tokens = Vec::new();
+    // Two servers on two data directories with the key from the environment: a token of one
+    // works on the other, so the key is not the one in either data file.
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let (ok, out, err) = run(&["app", "create", "o", "a"], dir.path());
+        assert!(ok, "{err}");
+        let creds: Value = serde_json::from_str(out.trim()).unwrap();
+        let (mut child, addr) = serve(
+            dir.path(),
+            &["--listen", "127.0.0.1:0"],
+            &[("OPENPUSH_TOKEN__SIGNING_KEY", key.as_str())],
+        );
+        let base = format!("http://{addr}");
+        let client = reqwest::Client::new();
+        let (st, tok) = grant(&client, &base, &creds["client_id"], &creds["client_secret"]).await;
+        assert_eq!(st, 200, "{tok}");
+        tokens.push(tok["access_token"].as_str().unwrap().to_owned());
+        for t in &tokens {
+            assert_eq!(users_status(&client, &base, t).await.0, 200);
+        }
+        sigterm(&child);
+        assert!(child.wait().unwrap().success());
+    }
+    // A key that is not 32 bytes stops the start with a message that does not show it.
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env("OPENPUSH_TOKEN__SIGNING_KEY", "c2VjcmV0LWJ1dC1zaG9ydA")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("signing_key") && err.contains("not 32"),
+        "{err}"
+    );
+    assert!(!err.contains("c2VjcmV0"), "{err}");
+}

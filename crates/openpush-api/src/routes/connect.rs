@@ -16,7 +16,9 @@ use crate::source_limit::Attempt;
 use crate::state::AppState;
 
 /// Checks a user token for the app in the URL: signed here, not expired, a user token, issued
-/// for this app, and its user still the one it was issued to (not deleted, not re-created).
+/// for this app, its user still the one it was issued to (not deleted, not re-created), and
+/// issued after the user's last password change or token revocation. The user is read from
+/// the store every time, so a revocation holds at once.
 pub(crate) async fn authenticate_user(
     state: &AppState,
     org: &str,
@@ -38,10 +40,13 @@ pub(crate) async fn authenticate_user(
     let username =
         Username::parse(&username).map_err(|_| ApiError::unauthorized(Unauthorized::Corrupt))?;
     let user = state.store.user(app.id, &username).await?;
-    let current =
-        user.is_some_and(|u| uuid::Uuid::parse_str(&u.uuid).is_ok_and(|x| *x.as_bytes() == uuid));
-    if !current {
+    let Some(user) =
+        user.filter(|u| uuid::Uuid::parse_str(&u.uuid).is_ok_and(|x| *x.as_bytes() == uuid))
+    else {
         return Err(ApiError::unauthorized(Unauthorized::NotIssuedHere));
+    };
+    if claims.issued_ms < user.tokens_valid_from {
+        return Err(ApiError::unauthorized(Unauthorized::Revoked));
     }
     Ok((app, username))
 }

@@ -336,7 +336,7 @@ pub async fn create_list(
     ))
 }
 
-#[utoipa::path(post, path = "/{org}/{app}/push/list/label", tag = "tasks",
+#[utoipa::path(post, path = "/{org}/{app}/push/list/label", tag = "tasks", operation_id = "create_label_task",
     params(("org" = String, Path), ("app" = String, Path)),
     request_body = TaskRequest,
     responses((status = 200, description = "`data`: {taskId}; the push goes to the intersection of the labels"),

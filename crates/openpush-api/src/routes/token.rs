@@ -98,11 +98,16 @@ pub async fn token(
     Path((org, name)): Path<(String, String)>,
     JsonBody(req): JsonBody<TokenRequest>,
 ) -> ApiResult<Response> {
+    // Read fresh, not from the cache: a client secret rotated beside the running server works
+    // (and the tokens issued before it stop working) from the first grant on.
     let app = state
-        .app(&org, &name)
+        .fresh_app(&org, &name)
         .await?
         .ok_or_else(|| ApiError::app_not_found(&org, &name, &format!("{org}/{name}/token")))?;
-    let ttl = ttl_secs(&state, req.ttl.as_ref())?;
+    let ttl = state
+        .config
+        .token
+        .clamp_ttl(ttl_secs(&state, req.ttl.as_ref())?);
     let now = state.now_ms();
     let (expires_ms, expires_in) = if ttl == 0 {
         (0, NEVER_EXPIRES_IN)
@@ -132,7 +137,9 @@ pub async fn token(
             granted(&state, &attempt, app.id)?;
             let token = state.signer.sign(&Claims {
                 app_id: app.id,
-                issued_ms: now,
+                // Never before the app's revocation time (a rotation in this same millisecond
+                // refuses the tokens issued before it, not this one).
+                issued_ms: now.max(app.app_tokens_valid_from),
                 expires_ms,
                 subject: Subject::App,
             });
@@ -179,7 +186,7 @@ pub async fn token(
                 .map_err(|e| ApiError::internal(&e))?;
             let token = state.signer.sign(&Claims {
                 app_id: app.id,
-                issued_ms: now,
+                issued_ms: now.max(user.tokens_valid_from),
                 expires_ms,
                 subject: Subject::User {
                     uuid,

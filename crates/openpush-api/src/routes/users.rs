@@ -1,7 +1,7 @@
 //! IM users: register, list, get, update, delete.
 
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use openpush_core::{Nickname, Password, Username};
 use openpush_store::{Binding, LegacyDnd, NewUser, StoreError, User, UserUpdate};
 use serde::Deserialize;
@@ -393,6 +393,8 @@ pub async fn delete_user(
         .delete_user(ctx.app.id, &username)
         .await?
         .ok_or_else(ApiError::user_not_found)?;
+    // Its tokens no longer authenticate (the user is gone); its open devices are closed too.
+    close_devices(&state, &ctx, &username);
     let im = Im {
         ctx: &ctx,
         now_ms: state.now_ms(),
@@ -400,6 +402,119 @@ pub async fn delete_user(
         path: "/users",
     };
     Ok(im.entities(vec![user_entity(&user, &[])], &[]))
+}
+
+/// Closes the user's open device connections on this node with 4001 (bad token): their
+/// token was revoked, so they must log in again.
+fn close_devices(state: &AppState, ctx: &AppCtx, username: &Username) {
+    state.gateway.hub.close_user(
+        ctx.app.id,
+        username.as_str(),
+        openpush_gateway::frames::CLOSE_BAD_TOKEN,
+    );
+}
+
+/// Revokes every token of the user issued until now and closes its devices' connections.
+/// With `password_hash`, sets the new password in the same write. `None`: no such user.
+async fn revoke(
+    state: &AppState,
+    ctx: &AppCtx,
+    username: &Username,
+    password_hash: Option<&str>,
+) -> ApiResult<Option<User>> {
+    // Tokens issued in this same millisecond, before the revocation, are refused too; the
+    // password grant never issues one older than this time.
+    let valid_from = state.now_ms().saturating_add(1);
+    let user = state
+        .store
+        .revoke_user_tokens(ctx.app.id, username, valid_from, password_hash)
+        .await?;
+    if user.is_some() {
+        close_devices(state, ctx, username);
+    }
+    Ok(user)
+}
+
+/// `PUT /users/{username}/password`. `Debug` never shows the password.
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordRequest {
+    /// The new password: 1–64 characters.
+    #[schema(min_length = 1, max_length = 64)]
+    pub newpassword: String,
+}
+
+impl std::fmt::Debug for PasswordRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordRequest { newpassword: <redacted> }")
+    }
+}
+
+#[utoipa::path(
+    put,
+    path = "/{org}/{app}/users/{username}/password",
+    tag = "users",
+    params(("org" = String, Path), ("app" = String, Path), ("username" = String, Path)),
+    request_body = PasswordRequest,
+    responses((status = 200, description = "`{action: \"set user password\", timestamp, duration}`; every token of the user issued before is refused from then on, and its open device connections are closed (4001)"),
+               (status = 404, description = "no such user"))
+)]
+pub async fn set_password(
+    State(state): State<AppState>,
+    ctx: AppCtx,
+    Path((_org, _app, username)): Path<(String, String, String)>,
+    JsonBody(req): JsonBody<PasswordRequest>,
+) -> ApiResult<Response> {
+    let username = path_user(&username)?;
+    let password = Password::parse(&req.newpassword)
+        .map_err(|e| ApiError::illegal_argument(format!("newpassword: {e}")))?;
+    // Refuse an unknown user before paying for a hash.
+    if state.store.user(ctx.app.id, &username).await?.is_none() {
+        return Err(ApiError::user_not_found());
+    }
+    let hash = state
+        .hashing
+        .run_one(move || auth::hash_password(password.as_str()))
+        .await?;
+    revoke(&state, &ctx, &username, Some(&hash))
+        .await?
+        .ok_or_else(ApiError::user_not_found)?;
+    Ok(axum::Json(json!({
+        "action": "set user password",
+        "timestamp": state.now_ms(),
+        "uri": ctx.uri,
+        "duration": ctx.started.elapsed().as_millis() as i64,
+    }))
+    .into_response())
+}
+
+#[utoipa::path(
+    post,
+    path = "/{org}/{app}/users/{username}/tokens/revoke",
+    tag = "users",
+    params(("org" = String, Path), ("app" = String, Path), ("username" = String, Path)),
+    responses((status = 200, description = "An OpenPush addition. IM envelope with the user in `entities`; every token of the user issued before is refused from then on, and its open device connections are closed (4001)"),
+               (status = 404, description = "no such user"))
+)]
+pub async fn revoke_tokens(
+    State(state): State<AppState>,
+    ctx: AppCtx,
+    Path((_org, _app, username)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let username = path_user(&username)?;
+    let user = revoke(&state, &ctx, &username, None)
+        .await?
+        .ok_or_else(ApiError::user_not_found)?;
+    let bindings = state
+        .store
+        .bindings_of(ctx.app.id, std::slice::from_ref(&username))
+        .await?;
+    let im = Im {
+        ctx: &ctx,
+        now_ms: state.now_ms(),
+        action: "post",
+        path: "/users",
+    };
+    Ok(im.entities(vec![user_entity(&user, &bindings)], &[]))
 }
 
 #[cfg(test)]
