@@ -412,7 +412,7 @@ impl Server {
         // the device connections close and the last writes land before the store closes.
         self.state.runner.stop(grace).await;
         self.state.engine.stop_outbox(grace).await;
-        self.state.gateway.shutdown().await;
+        self.state.gateway.shutdown(grace).await;
         self.state.engine.stopped().await;
         self.store.close().await;
         tracing::info!("store closed");

@@ -487,7 +487,7 @@ async fn one_target_and_a_hundred_cost_the_same_store_queries() {
                 assert_eq!(c100.get("existing_users"), Some(&1), "{case}: {c100:?}");
                 report.push((case, c100));
             }
-            e.gateway.shutdown().await;
+            e.gateway.shutdown(std::time::Duration::from_secs(5)).await;
             e.stopped().await;
         }
     }
@@ -572,7 +572,7 @@ async fn strategy_3_online_user_whose_send_reaches_no_device_goes_to_its_vendor(
             assert_eq!(r[0].legs[1].data["stored"], 1, "{r:?}");
         }
         assert!(bus.sends.load(Ordering::Relaxed) >= 1, "the send was tried");
-        e.gateway.shutdown().await;
+        e.gateway.shutdown(std::time::Duration::from_secs(5)).await;
         e.stopped().await;
     }
 }

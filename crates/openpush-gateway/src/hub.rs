@@ -67,6 +67,12 @@ impl ConnShared {
         Queued::Yes
     }
 
+    /// The next queued item, left in the queue (it counts against the queue's size until it is
+    /// taken).
+    pub(crate) fn front(&self) -> Option<Outbound> {
+        self.queue.lock().front().cloned()
+    }
+
     /// Takes the next queued item, if any.
     pub(crate) fn pop(&self) -> Option<Outbound> {
         let mut q = self.queue.lock();

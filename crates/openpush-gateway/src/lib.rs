@@ -70,6 +70,8 @@ pub struct Gateway {
     /// Per-app daily counters (sends, arrivals, clicks), written behind.
     pub stats: Arc<stats::DailyStats>,
     sessions: TaskTracker,
+    /// Cancelled when shutdown's grace period is over: sessions still running are dropped.
+    abort: CancellationToken,
     /// Cancelled once the sessions have ended; background writers drain and stop on it.
     pub shutdown: CancellationToken,
 }
@@ -90,6 +92,7 @@ impl Gateway {
             acks,
             stats,
             sessions: TaskTracker::new(),
+            abort: CancellationToken::new(),
             shutdown,
         });
         tokio::spawn(sweeper(gw.clone()));
@@ -105,11 +108,23 @@ impl Gateway {
     }
 
     /// Closes every connection with 1001 and waits until their sessions have ended and the
-    /// last acks are written.
-    pub async fn shutdown(&self) {
+    /// last acks are written. A session has `grace` to end (a closing session gives its device
+    /// a second to take the close frame); one still running then is dropped with its socket,
+    /// whatever its device does.
+    pub async fn shutdown(&self, grace: Duration) {
         self.hub.close_all(frames::CLOSE_GOING_AWAY);
         self.sessions.close();
-        self.sessions.wait().await;
+        if tokio::time::timeout(grace, self.sessions.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                sessions = self.sessions.len(),
+                "device sessions still running after {grace:?}; dropping them"
+            );
+            self.abort.cancel();
+            self.sessions.wait().await;
+        }
         self.shutdown.cancel();
         self.acks.flushed().await;
         self.stats.stopped().await;
