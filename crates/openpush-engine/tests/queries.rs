@@ -155,7 +155,7 @@ counting_store! {
         limit: u32
     ) -> Result<Vec<PendingDelivery>>;
     fn ack(&self, acks: &[Ack]) -> Result<Vec<i64>>;
-    fn purge_expired(&self, now_ms: i64) -> Result<u64>;
+    fn purge_expired(&self, now_ms: i64, limit: u32) -> Result<Purged>;
     fn claim_sends(
         &self,
         app_id: i64,

@@ -149,12 +149,17 @@ async fn sweeper(gw: Arc<Gateway>) {
     }
 }
 
+/// Rows of each kind one purge transaction removes at most: a large backlog of expired
+/// notifications is removed in many short transactions, with other writers (pushes, acks) let
+/// in between, rather than in one that holds the store's writer for as long as it takes.
+pub const PURGE_BATCH: u32 = 10_000;
+
 async fn purger(gw: Arc<Gateway>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                match gw.store.purge_expired(gw.clock.now_ms()).await {
+                match gw.purge_expired().await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(removed = n, "expired notifications purged"),
                     Err(e) => tracing::warn!(error = %e, "purging expired notifications failed"),
@@ -162,5 +167,96 @@ async fn purger(gw: Arc<Gateway>) {
             }
             () = gw.shutdown.cancelled() => return,
         }
+    }
+}
+
+impl Gateway {
+    /// Removes everything expired from the offline queue (see [`purge_all`]). Returns the
+    /// deliveries removed.
+    pub async fn purge_expired(&self) -> Result<u64, openpush_store::StoreError> {
+        purge_all(&*self.store, &*self.clock, &self.shutdown).await
+    }
+}
+
+/// Removes everything expired, [`PURGE_BATCH`] rows of a kind per transaction, yielding
+/// between transactions; stops early once `stop` is cancelled. Returns the deliveries removed.
+async fn purge_all(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    stop: &CancellationToken,
+) -> Result<u64, openpush_store::StoreError> {
+    let mut removed = 0;
+    loop {
+        let p = store.purge_expired(clock.now_ms(), PURGE_BATCH).await?;
+        removed += p.deliveries;
+        if !p.more || stop.is_cancelled() {
+            return Ok(removed);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openpush_core::{DeviceId, ManualClock, Username};
+    use openpush_store::sqlite::SqliteStore;
+    use openpush_store::{ChannelMessage, Enqueue, NewApp, PendingRow};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_purge_removes_a_backlog_larger_than_a_batch_in_several_transactions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+        let app = store
+            .create_app(NewApp {
+                uuid: "u".into(),
+                org: "o".into(),
+                name: "a".into(),
+                client_id: "c".into(),
+                secret_hash: Vec::new(),
+                created: 0,
+            })
+            .await
+            .unwrap();
+        let user = Username::parse("u1").unwrap();
+        let n = PURGE_BATCH as i64 * 2 + 500;
+        let rows = (0..n)
+            .map(|i| PendingRow {
+                id: 1_000 + i,
+                username: user.clone(),
+                device_id: "d1".into(),
+            })
+            .collect();
+        store
+            .enqueue(&[Enqueue {
+                message: ChannelMessage {
+                    id: 1,
+                    app_id: app.id,
+                    task_id: None,
+                    push_msg_id: None,
+                    body: "{}".into(),
+                    sent_at: 0,
+                    expires_at: 100,
+                },
+                rows,
+                sends: Vec::new(),
+            }])
+            .await
+            .unwrap();
+        let clock = ManualClock::new(1_000);
+        let removed = purge_all(&*store, &clock, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(removed, n as u64);
+        // Nothing expired is left for the next run.
+        let left = store.purge_expired(1_000, PURGE_BATCH).await.unwrap();
+        assert_eq!((left.deliveries, left.more), (0, false));
+        let d1 = DeviceId::parse("d1").unwrap();
+        assert!(store
+            .pending_for(app.id, &user, &d1, None, 0, 10)
+            .await
+            .unwrap()
+            .is_empty());
     }
 }

@@ -33,7 +33,8 @@ macro_rules! store_contract_tests {
             first_device_adopts_parked_copies, task_limits_window_and_running,
             tasks_start_checkpoint_end, messages_and_target_pages, notifiers_put_list_delete,
             daily_stats_add_up_per_app_day_and_channel, task_counts_age_out_of_the_window,
-            send_queue_claim_lease_retry_and_counters, send_queue_fallback_copies_and_cancel);
+            send_queue_claim_lease_retry_and_counters, send_queue_fallback_copies_and_cancel,
+            purge_is_bounded_per_call);
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
         $(
@@ -701,7 +702,7 @@ pub async fn offline_queue_enqueue_replay_ack_expire(store: &dyn Store) {
         .await
         .unwrap()
         .is_empty());
-    assert_eq!(store.purge_expired(1_000).await.unwrap(), 1);
+    assert_eq!(store.purge_expired(1_000, 100).await.unwrap().deliveries, 1);
     assert_eq!(
         store
             .pending_for(a, &u("u1"), &d("d1"), None, 1_000, 10)
@@ -719,6 +720,43 @@ pub async fn offline_queue_enqueue_replay_ack_expire(store: &dyn Store) {
         .await
         .unwrap()
         .is_empty());
+}
+
+pub async fn purge_is_bounded_per_call(store: &dyn Store) {
+    let a = app(store, "a").await;
+    users(store, a, &["u1"]).await;
+    // 25 expired copies of one message and 1 live one of another.
+    store
+        .enqueue(&[
+            Enqueue {
+                message: message(1, a, 1_000),
+                rows: (0..25).map(|i| row(100 + i, "u1", "d1")).collect(),
+                sends: vec![],
+            },
+            Enqueue {
+                message: message(2, a, 9_000),
+                rows: vec![row(200, "u1", "d1")],
+                sends: vec![],
+            },
+        ])
+        .await
+        .unwrap();
+    let mut calls = Vec::new();
+    loop {
+        let p = store.purge_expired(2_000, 10).await.unwrap();
+        calls.push(p.deliveries);
+        if !p.more {
+            break;
+        }
+        assert!(calls.len() < 10, "the purge never ended: {calls:?}");
+    }
+    assert_eq!(calls, [10, 10, 5], "at most 10 deliveries per call");
+    // Only the live copy is left.
+    let left = store
+        .pending_for(a, &u("u1"), &d("d1"), None, 2_000, 100)
+        .await
+        .unwrap();
+    assert_eq!(left.iter().map(|p| p.id).collect::<Vec<_>>(), [200]);
 }
 
 pub async fn first_device_adopts_parked_copies(store: &dyn Store) {
@@ -1389,7 +1427,10 @@ pub async fn send_queue_claim_lease_retry_and_counters(store: &dyn Store) {
         "u1, u2 twice sent; u3 unknown: {counters:?}"
     );
     // Messages go once nothing refers to them and they expire.
-    assert_eq!(store.purge_expired(100_000).await.unwrap(), 0);
+    assert_eq!(
+        store.purge_expired(100_000, 100).await.unwrap().deliveries,
+        0
+    );
     assert!(store
         .claim_sends(a, "n1", 200_000, 300_000, 1, 10)
         .await

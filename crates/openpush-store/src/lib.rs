@@ -219,8 +219,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// one transaction for the whole batch. Returns the ids actually removed (an id acked
     /// twice is removed once).
     async fn ack(&self, acks: &[Ack]) -> Result<Vec<i64>>;
-    /// Removes expired deliveries and messages nothing refers to any more.
-    async fn purge_expired(&self, now_ms: i64) -> Result<u64>;
+    /// Removes expired deliveries, expired records of failed vendor legs, and messages nothing
+    /// refers to any more: at most `limit` rows of each kind, so one call is one bounded
+    /// transaction. `more` says a limit was reached; the caller calls again (after letting
+    /// other writers in) until it is not.
+    async fn purge_expired(&self, now_ms: i64, limit: u32) -> Result<Purged>;
 
     // ---- the send queue: vendor legs answered for before they were sent ------------------
     /// Claims up to `limit` batches of one (app, notifier) for `owner` until `lease_until`:

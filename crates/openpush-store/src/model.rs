@@ -252,6 +252,15 @@ pub struct GroupEnd {
     pub unknown: bool,
 }
 
+/// What one bounded purge removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Expired deliveries removed from the offline queue.
+    pub deliveries: u64,
+    /// Some kind of row reached the call's limit: there may be more to remove.
+    pub more: bool,
+}
+
 /// A queued delivery as replayed to a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingDelivery {

@@ -21,8 +21,8 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 
 use crate::{
     Ack, App, Binding, ChannelMessage, CreatedUsers, Enqueue, Label, LabelMember, MemberChange,
-    MemberFailure, NewApp, NewUser, PendingDelivery, Result, Store, StoreError, StoredMessage,
-    Task, TaskKind, TaskLimits, TaskStatus, User, UserUpdate,
+    MemberFailure, NewApp, NewUser, PendingDelivery, Purged, Result, Store, StoreError,
+    StoredMessage, Task, TaskKind, TaskLimits, TaskStatus, User, UserUpdate,
 };
 use crate::{
     DailyStat, GroupEnd, Notifier, QueuedSend, SendCompletion, SendEnd, SendRow, SendsCompleted,
@@ -1273,41 +1273,59 @@ impl Store for SqliteStore {
         Ok(removed)
     }
 
-    async fn purge_expired(&self, now_ms: i64) -> Result<u64> {
+    async fn purge_expired(&self, now_ms: i64, limit: u32) -> Result<Purged> {
+        let limit = i64::from(limit.max(1));
         let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
-        let a = sqlx::query("DELETE FROM pending WHERE expires_at <= ?")
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend("purging expired deliveries"))?
-            .rows_affected();
-        // Legs still queued when their message expires are ended by their worker (counted as
-        // failed); failed legs are kept with their reason until then.
-        sqlx::query("DELETE FROM send_failures WHERE expires_at <= ?")
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend("purging failed vendor legs"))?;
-        sqlx::query(
-            "DELETE FROM channel_messages WHERE \
-             NOT EXISTS (SELECT 1 FROM send_queue s WHERE s.message_id = channel_messages.id) AND \
-             (expires_at <= ? OR \
-              NOT EXISTS (SELECT 1 FROM pending WHERE pending.message_id = channel_messages.id))",
+        let deliveries = sqlx::query(
+            "DELETE FROM pending WHERE id IN \
+             (SELECT id FROM pending WHERE expires_at <= ? LIMIT ?)",
         )
         .bind(now_ms)
+        .bind(limit)
         .execute(&mut *tx)
         .await
-        .map_err(backend("purging finished messages"))?;
-        // Groups of legs dropped with a cancelled task.
-        sqlx::query(
-            "DELETE FROM send_groups WHERE NOT EXISTS \
-             (SELECT 1 FROM send_queue s WHERE s.message_id = send_groups.message_id)",
+        .map_err(backend("purging expired deliveries"))?
+        .rows_affected();
+        // Legs still queued when their message expires are ended by their worker (counted as
+        // failed); failed legs are kept with their reason until then.
+        let failures = sqlx::query(
+            "DELETE FROM send_failures WHERE id IN \
+             (SELECT id FROM send_failures WHERE expires_at <= ? LIMIT ?)",
         )
+        .bind(now_ms)
+        .bind(limit)
         .execute(&mut *tx)
         .await
-        .map_err(backend("purging finished groups"))?;
+        .map_err(backend("purging failed vendor legs"))?
+        .rows_affected();
+        // A message goes once nothing refers to it: its copies (which expire with it) are
+        // removed above first, in batches, never all at once by a cascade.
+        let messages = sqlx::query(
+            "DELETE FROM channel_messages WHERE id IN (SELECT m.id FROM channel_messages m WHERE \
+             NOT EXISTS (SELECT 1 FROM send_queue s WHERE s.message_id = m.id) AND \
+             NOT EXISTS (SELECT 1 FROM pending WHERE pending.message_id = m.id) LIMIT ?)",
+        )
+        .bind(limit)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend("purging finished messages"))?
+        .rows_affected();
+        // Groups of legs dropped with a cancelled task.
+        let groups = sqlx::query(
+            "DELETE FROM send_groups WHERE rowid IN (SELECT g.rowid FROM send_groups g WHERE \
+             NOT EXISTS (SELECT 1 FROM send_queue s WHERE s.message_id = g.message_id) LIMIT ?)",
+        )
+        .bind(limit)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend("purging finished groups"))?
+        .rows_affected();
         tx.commit().await.map_err(backend("commit"))?;
-        Ok(a)
+        let full = |n: u64| i64::try_from(n).unwrap_or(i64::MAX) >= limit;
+        Ok(Purged {
+            deliveries,
+            more: full(deliveries) || full(failures) || full(messages) || full(groups),
+        })
     }
 
     async fn claim_sends(
