@@ -469,6 +469,14 @@ replay_page = 256
 offline_retention_secs = 604800
 # Connection-table shards.
 hub_shards = 64
+# Largest frame a device may send, in bytes; a larger one ends its connection (close 1009).
+max_frame_bytes = 16384
+# Most delivery ids one ack frame may carry (devices are told in `welcome`); a frame with more
+# closes the connection (1008).
+max_ids_per_frame = 256
+# Deliveries a connection remembers having sent (the newest; about 50 bytes each): an ack of an
+# online-only delivery, and a click, count only for one of these, once.
+remembered_deliveries = 1024
 
 [send_queue]
 # Vendor legs answered for before they are sent (/push/async, /push/single, task pages) are

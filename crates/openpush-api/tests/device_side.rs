@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::TestServer;
 use futures_util::{SinkExt, StreamExt};
-use openpush_client::login;
+use openpush_client::{login, Device, Event, Notification};
 use openpush_core::{Clock, DeviceId, Username};
 use openpush_store::{ChannelMessage, Enqueue, PendingRow};
 use reqwest::StatusCode;
@@ -133,6 +133,264 @@ async fn queued_for(s: &TestServer, app: i64, user: &str, device: &str) -> usize
         .await
         .unwrap()
         .len()
+}
+
+/// The close code the server ends the connection with (after any frames before it).
+async fn close_code(ws: &mut Ws) -> u16 {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+            Ok(Some(Ok(Message::Close(f)))) => return f.map_or(0, |f| u16::from(f.code)),
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(e))) => panic!("socket failed before a close frame: {e}"),
+            Ok(None) => panic!("connection ended without a close frame"),
+            Err(_) => panic!("not closed within 10 s"),
+        }
+    }
+}
+
+async fn device(s: &TestServer, org: &str, app: &str, user: &str, device: &str) -> Device {
+    let token = login(&s.base, org, app, user, "pw").await.unwrap();
+    Device::connect(&s.base, org, app, &token, device)
+        .await
+        .unwrap()
+}
+
+async fn next_push(d: &mut Device) -> Notification {
+    match tokio::time::timeout(Duration::from_secs(10), d.next()).await {
+        Ok(Ok(Event::Push(n))) => n,
+        other => panic!("expected a push, got {other:?}"),
+    }
+}
+
+/// Pings and waits for the pong: everything sent before it has been handled (acks written).
+async fn sync(d: &mut Device) {
+    d.ping().await.unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), d.next()).await {
+            Ok(Ok(Event::Pong)) => return,
+            Ok(Ok(Event::Push(_))) => continue,
+            other => panic!("expected a pong, got {other:?}"),
+        }
+    }
+}
+
+/// A list task of `targets` by `strategy`; returns its id once it has finished.
+async fn list_task(s: &TestServer, p: &str, t: &str, targets: &[&str], strategy: i64) -> i64 {
+    let (st, b) = s
+        .post(
+            &format!("{p}/push/list"),
+            t,
+            json!({"targets": targets, "strategy": strategy, "pushMessage": {"title": "task", "content": "c"}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let id = b["data"]["taskId"].as_i64().unwrap();
+    for _ in 0..300 {
+        let (_, b) = s.get(&format!("{p}/push/task/{id}"), t).await;
+        if b["data"]["status"] == "finished" {
+            return id;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("task {id} never finished");
+}
+
+/// A task's (arrived, clicked).
+async fn task_counts(s: &TestServer, p: &str, t: &str, id: i64) -> (Value, Value) {
+    let (_, b) = s.get(&format!("{p}/push/task/{id}"), t).await;
+    let st = &b["data"]["statistics"];
+    (st["arrived"].clone(), st["clicked"].clone())
+}
+
+// ---- forged statistics: acks and clicks count only deliveries made to that device ----------
+
+#[tokio::test]
+async fn acks_and_clicks_count_only_deliveries_made_to_the_device_once_each() {
+    let s = TestServer::start().await;
+    // App a: a finished task that reached its one user, who acked it.
+    let (pa, ta) = setup(&s, &["v"]).await;
+    let mut v = device(&s, ORG, APP, "v", "v1").await;
+    let task_a = list_task(&s, &pa, &ta, &["v"], 1).await;
+    let n = next_push(&mut v).await;
+    v.ack(&[&n.id]).await.unwrap();
+    sync(&mut v).await;
+    assert_eq!(
+        task_counts(&s, &pa, &ta, task_a).await,
+        (json!(1), json!(0))
+    );
+
+    // App b: mallory gets a stored and an online-only delivery of two tasks of her own app.
+    let (pb, tb) = s.app_with_token(ORG, "b").await;
+    s.users(&pb, &tb, &["mallory"]).await;
+    let mut m = device(&s, ORG, "b", "mallory", "m1").await;
+    let stored = list_task(&s, &pb, &tb, &["mallory"], 1).await;
+    let stored_n = next_push(&mut m).await;
+    let online = list_task(&s, &pb, &tb, &["mallory"], 4).await;
+    let online_n = next_push(&mut m).await;
+    assert!(online_n.id.starts_with('o'), "{online_n:?}");
+    // Each acked and clicked three times, in separate frames.
+    for _ in 0..3 {
+        m.ack(&[&stored_n.id, &online_n.id]).await.unwrap();
+        m.click(&stored_n.id).await.unwrap();
+        m.click(&online_n.id).await.unwrap();
+    }
+    // Ids naming app a's task: her own deliveries with its task put in, and invented ones.
+    let num = |id: &str| {
+        id.trim_start_matches('o')
+            .split('t')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let forged = [
+        format!("{}t{task_a}", num(&stored_n.id)),
+        format!("o{}t{task_a}", num(&online_n.id)),
+        format!("1t{task_a}"),
+        format!("o1t{task_a}"),
+        format!("{}t{task_a}", num(&n.id)),
+    ];
+    for _ in 0..10 {
+        let ids: Vec<&str> = forged.iter().map(String::as_str).collect();
+        m.ack(&ids).await.unwrap();
+        for id in &forged {
+            m.click(id).await.unwrap();
+        }
+    }
+    // Fifty full frames of invented ids with invented tasks.
+    let invented = |i: i64| {
+        if i % 2 == 0 {
+            format!("o{}t{}", 1_000_000 + i, 2_000_000 + i)
+        } else {
+            format!("{}t{}", 1_000_000 + i, 2_000_000 + i)
+        }
+    };
+    let max_ids = m.welcome.max_ids;
+    assert_eq!(max_ids, s.config.gateway.max_ids_per_frame);
+    for f in 0..50 {
+        let ids: Vec<String> = (0..max_ids as i64)
+            .map(|j| invented(f * 1_000 + j))
+            .collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        m.ack(&refs).await.unwrap();
+        m.click(&ids[0]).await.unwrap();
+    }
+    sync(&mut m).await;
+
+    // App a's task is as it was; mallory's own count once each; invented tasks have nothing.
+    assert_eq!(
+        task_counts(&s, &pa, &ta, task_a).await,
+        (json!(1), json!(0))
+    );
+    assert_eq!(
+        task_counts(&s, &pb, &tb, stored).await,
+        (json!(1), json!(1))
+    );
+    assert_eq!(
+        task_counts(&s, &pb, &tb, online).await,
+        (json!(1), json!(1))
+    );
+    for i in [0, 1, 49_255] {
+        let c = s.store.task_counters(2_000_000 + i).await.unwrap();
+        assert!(c.is_empty(), "invented task {}: {c:?}", 2_000_000 + i);
+    }
+    // The same holds for each app's daily statistics (written behind, within about a second).
+    let day = openpush_core::clock::utc_day(s.clock.now_ms());
+    for (p, t, arrived, clicked) in [(&pa, &ta, 1, 0), (&pb, &tb, 2, 2)] {
+        let path = format!("{p}/push/data/daily/begin/{day}/end/{day}");
+        let mut last = Value::Null;
+        for _ in 0..50 {
+            let (_, b) = s.get(&path, t).await;
+            last = b["data"][0]["channels"]["easemob"].clone();
+            if last["arrived"] == arrived && last["clicked"] == clicked {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            (last["arrived"].clone(), last["clicked"].clone()),
+            (json!(arrived), json!(clicked)),
+            "{p}: {last}"
+        );
+    }
+
+    // Over the caps the connection ends: more ids than `max_ids` in one frame (1008), a frame
+    // larger than the server reads (1009).
+    let mut raw = raw_connect(&s, ORG, "b", "mallory", "m2").await;
+    let ids: Vec<String> = (0..=max_ids as i64).map(invented).collect();
+    let frame = json!({"type": "ack", "ids": ids}).to_string();
+    assert!(frame.len() < s.config.gateway.max_frame_bytes);
+    raw.send(Message::text(frame)).await.unwrap();
+    assert_eq!(close_code(&mut raw).await, 1008);
+    let mut raw = raw_connect(&s, ORG, "b", "mallory", "m3").await;
+    let pad = "x".repeat(s.config.gateway.max_frame_bytes);
+    raw.send(Message::text(
+        json!({"type": "ping", "pad": pad}).to_string(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(close_code(&mut raw).await, 1009);
+}
+
+// ---- vendor-channel reports: the caller's own app, once per task, user and action ----------
+
+#[tokio::test]
+async fn reports_name_only_the_callers_app_and_count_once_per_task_user_and_action() {
+    let s = TestServer::start().await;
+    let (pa, ta) = setup(&s, &["v"]).await;
+    let task_a = list_task(&s, &pa, &ta, &["v"], 4).await;
+    let (pb, tb) = s.app_with_token(ORG, "b").await;
+    s.users(&pb, &tb, &["mallory", "other"]).await;
+    let task_b = list_task(&s, &pb, &tb, &["mallory"], 4).await;
+    let task_other = list_task(&s, &pb, &tb, &["other"], 4).await;
+    let token = login(&s.base, ORG, "b", "mallory", "pw").await.unwrap();
+    let report = |task: i64, action: &str| json!({"task_id": task, "device_id": "m1", "action": action, "provider": "HUAWEI"});
+    // Another app's task, through her own app or through the other app's URL.
+    let (st, b) = s
+        .post(
+            &format!("{pb}/push/report"),
+            &token,
+            report(task_a, "ARRIVE"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
+    let (st, b) = s
+        .post(
+            &format!("{pa}/push/report"),
+            &token,
+            report(task_a, "CLICK"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{b}");
+    // A list task of her app that was not pushed to her.
+    let (st, b) = s
+        .post(
+            &format!("{pb}/push/report"),
+            &token,
+            report(task_other, "ARRIVE"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
+    // Her own task, a hundred times each way: one arrival, one click.
+    for _ in 0..100 {
+        for action in ["ARRIVE", "CLICK"] {
+            let (st, b) = s
+                .post(&format!("{pb}/push/report"), &token, report(task_b, action))
+                .await;
+            assert_eq!(st, StatusCode::OK, "{b}");
+        }
+    }
+    assert_eq!(
+        task_counts(&s, &pb, &tb, task_b).await,
+        (json!(1), json!(1))
+    );
+    assert_eq!(
+        task_counts(&s, &pb, &tb, task_other).await,
+        (json!(0), json!(0))
+    );
+    assert_eq!(
+        task_counts(&s, &pa, &ta, task_a).await,
+        (json!(0), json!(0))
+    );
 }
 
 // ---- shutdown: a device that never reads cannot hold the server -----------------------------

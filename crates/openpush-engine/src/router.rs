@@ -557,8 +557,8 @@ impl Engine {
                 sent_at: p.sent_at,
                 expires_at: p.expires_at,
             }
-            .to_json();
-            if self.bus.send(app.id, user, d, (id, frame.into())).await == SendOutcome::Queued {
+            .outbound();
+            if self.bus.send(app.id, user, d, frame).await == SendOutcome::Queued {
                 sent += 1;
             }
         }

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::extract::ws::Utf8Bytes;
 use openpush_core::message::PushMessage;
 use openpush_core::notifier::VendorKind;
 use openpush_core::settings::{ChatType, NotificationPatch, NotificationSetting};
@@ -20,7 +19,7 @@ use openpush_core::{
     Strategy, Username,
 };
 use openpush_engine::{Engine, Mode, Origin, TargetStatus};
-use openpush_gateway::{Bus, Gateway, GatewayConfig, SendOutcome};
+use openpush_gateway::{Bus, Gateway, GatewayConfig, Outbound, SendOutcome};
 use openpush_store::sqlite::SqliteStore;
 use openpush_store::*;
 use openpush_vendors::{Delivery, VendorDispatch, VendorOutcome};
@@ -154,7 +153,7 @@ counting_store! {
         now_ms: i64,
         limit: u32
     ) -> Result<Vec<PendingDelivery>>;
-    fn ack(&self, acks: &[Ack]) -> Result<Vec<i64>>;
+    fn ack(&self, acks: &[Ack]) -> Result<Vec<Acked>>;
     fn purge_expired(&self, now_ms: i64, limit: u32) -> Result<Purged>;
     fn claim_sends(
         &self,
@@ -184,6 +183,14 @@ counting_store! {
     fn running_tasks(&self) -> Result<Vec<Task>>;
     fn checkpoint_task(&self, id: i64, cursor: Option<&str>, stats: &Value) -> Result<()>;
     fn end_task(&self, app_id: i64, id: i64, status: TaskStatus, now_ms: i64) -> Result<bool>;
+    fn record_report(
+        &self,
+        task_id: i64,
+        username: &Username,
+        action: ReportAction,
+        channel: &str,
+        keep_until: i64
+    ) -> Result<bool>;
     fn add_task_counters(&self, counters: &[TaskCounter]) -> Result<()>;
     fn task_counters(&self, task_id: i64) -> Result<Vec<TaskCounter>>;
     fn add_daily_stats(&self, rows: &[DailyStat]) -> Result<()>;
@@ -276,7 +283,7 @@ impl Bus for FakeBus {
             .collect()
     }
 
-    async fn send(&self, _: i64, _: &Username, _: &str, _: (i64, Utf8Bytes)) -> SendOutcome {
+    async fn send(&self, _: i64, _: &Username, _: &str, _: Outbound) -> SendOutcome {
         self.sends.fetch_add(1, Ordering::Relaxed);
         if self.devices_gone {
             SendOutcome::Offline

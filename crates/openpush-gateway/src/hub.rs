@@ -7,12 +7,10 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use axum::extract::ws::Utf8Bytes;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
-/// A queued notification: its delivery id (to skip duplicates of a replay) and its frame.
-pub type Outbound = (i64, Utf8Bytes);
+pub use crate::frames::Outbound;
 
 /// What a session and the hub share about one connection: its send queue, its close request
 /// and when it was last heard from.
@@ -282,6 +280,15 @@ impl Hub {
 mod tests {
     use super::*;
 
+    fn item(id: i64) -> Outbound {
+        Outbound {
+            id,
+            stored: true,
+            task_id: None,
+            frame: "x".into(),
+        }
+    }
+
     fn conn(
         hub: &Hub,
         user: &str,
@@ -301,17 +308,14 @@ mod tests {
         assert_eq!(s1.close_code(), crate::frames::CLOSE_REPLACED);
         assert_eq!(s2.close_code(), 0);
         assert_eq!(hub.len(), 1);
-        assert_eq!(hub.send(1, "u", "d", (7, "x".into())), Delivered::Queued);
-        assert_eq!(rx2.pop().unwrap().0, 7);
+        assert_eq!(hub.send(1, "u", "d", item(7)), Delivered::Queued);
+        assert_eq!(rx2.pop().unwrap().id, 7);
         assert!(rx2.pop().is_none());
         // A session that has ended takes nothing more.
         rx2.mark_gone();
-        assert_eq!(hub.send(1, "u", "d", (9, "x".into())), Delivered::Offline);
+        assert_eq!(hub.send(1, "u", "d", item(9)), Delivered::Offline);
         s2.gone.store(false, Ordering::Release);
-        assert_eq!(
-            hub.send(1, "u", "other", (8, "x".into())),
-            Delivered::Offline
-        );
+        assert_eq!(hub.send(1, "u", "other", item(8)), Delivered::Offline);
         // The replaced connection unregistering does not remove the new one.
         hub.unregister(1, "u", id1);
         assert_eq!(hub.online_devices(1, "u").len(), 1);
@@ -321,8 +325,8 @@ mod tests {
     fn a_full_queue_closes_with_4008() {
         let hub = Hub::new(1);
         let (_id, _rx, shared) = conn(&hub, "u", "d", 1);
-        assert_eq!(hub.send(1, "u", "d", (1, "a".into())), Delivered::Queued);
-        assert_eq!(hub.send(1, "u", "d", (2, "b".into())), Delivered::TooSlow);
+        assert_eq!(hub.send(1, "u", "d", item(1)), Delivered::Queued);
+        assert_eq!(hub.send(1, "u", "d", item(2)), Delivered::TooSlow);
         assert_eq!(shared.close_code(), crate::frames::CLOSE_TOO_SLOW);
     }
 

@@ -25,6 +25,7 @@ use tokio_util::task::TaskTracker;
 
 pub use acks::AckBatcher;
 pub use bus::{Bus, LocalBus, SendOutcome};
+pub use frames::Outbound;
 pub use hub::Hub;
 pub use session::SessionInfo;
 
@@ -45,6 +46,16 @@ pub struct GatewayConfig {
     pub offline_retention_secs: i64,
     /// Connection-table shards; a power of two spreads best. Default: 64.
     pub hub_shards: usize,
+    /// Largest frame a device may send, in bytes; a larger one ends its connection (close
+    /// 1009). Default: 16384.
+    pub max_frame_bytes: usize,
+    /// Most delivery ids one ack frame may carry (the device is told in `welcome`); a frame
+    /// with more closes the connection (1008). Default: 256.
+    pub max_ids_per_frame: usize,
+    /// Deliveries a connection remembers having sent (the newest), with their task: an ack of
+    /// an online-only delivery, and a click, count only for a delivery remembered here, once.
+    /// About 50 bytes each, allocated as deliveries are sent. Default: 1024.
+    pub remembered_deliveries: usize,
 }
 
 impl Default for GatewayConfig {
@@ -55,6 +66,9 @@ impl Default for GatewayConfig {
             replay_page: 256,
             offline_retention_secs: 7 * 24 * 3600,
             hub_shards: 64,
+            max_frame_bytes: 16 * 1024,
+            max_ids_per_frame: 256,
+            remembered_deliveries: 1024,
         }
     }
 }

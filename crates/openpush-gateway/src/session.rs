@@ -9,7 +9,7 @@
 //! request, and writing never loses a frame to a read (a frame is handed to the socket only
 //! once the socket has room for it).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::poll_fn;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use openpush_core::{DeviceId, Username};
 use openpush_store::{Ack, PendingDelivery};
 
 use crate::acks::Report;
-use crate::frames::{self, DeliveryRef, Incoming, PushFrame};
+use crate::frames::{self, DeliveryRef, Incoming, Outbound, PushFrame};
 use crate::hub::ConnShared;
 use crate::Gateway;
 
@@ -115,11 +115,68 @@ struct Replay {
 
 /// The frame a session writes next.
 enum Next {
-    /// A frame of the session's own (welcome, pong, a replayed copy).
+    /// A frame of the session's own: welcome, pong.
     Own(Utf8Bytes),
+    /// A copy the replay read.
+    Replayed(Outbound),
     /// The front of the connection's send queue: it stays there, counting against the queue's
     /// size, until the socket takes it.
-    Live(Utf8Bytes),
+    Live(Outbound),
+}
+
+/// What a connection remembers of a delivery it sent.
+#[derive(Debug, Clone, Copy)]
+struct SentDelivery {
+    stored: bool,
+    task_id: Option<i64>,
+    /// An ack of it was counted (online-only deliveries; a stored one counts when the store
+    /// removes it).
+    arrived: bool,
+    clicked: bool,
+}
+
+/// The deliveries a connection sent, the newest `cap` of them: the only ones whose acks (of
+/// online-only deliveries) and clicks count, once each, for the task the server knows.
+struct Sent {
+    cap: usize,
+    order: VecDeque<i64>,
+    by_id: HashMap<i64, SentDelivery>,
+}
+
+impl Sent {
+    fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            order: VecDeque::new(),
+            by_id: HashMap::new(),
+        }
+    }
+
+    fn record(&mut self, o: &Outbound) {
+        if self.cap == 0 || self.by_id.contains_key(&o.id) {
+            return;
+        }
+        if self.order.len() >= self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.by_id.remove(&old);
+            }
+        }
+        self.order.push_back(o.id);
+        self.by_id.insert(
+            o.id,
+            SentDelivery {
+                stored: o.stored,
+                task_id: o.task_id,
+                arrived: false,
+                clicked: false,
+            },
+        );
+    }
+
+    /// The delivery `r` names, if this connection sent it (stored or not, as the id says).
+    fn get(&mut self, r: &DeliveryRef) -> Option<&mut SentDelivery> {
+        self.by_id.get_mut(&r.id).filter(|d| d.stored == r.stored)
+    }
 }
 
 /// A connection's state between the socket and the hub.
@@ -138,6 +195,7 @@ struct Conn<'a> {
     /// Delivery ids the replay sent: a live copy of one of them (stored before the replay read
     /// it) is not sent twice.
     replayed: HashSet<i64>,
+    sent: Sent,
 }
 
 impl Gateway {
@@ -188,6 +246,7 @@ impl Gateway {
             info.device.as_str(),
             self.clock.now_ms(),
             self.config.heartbeat_secs,
+            self.max_ids(),
         );
         let mut c = Conn {
             info,
@@ -201,6 +260,7 @@ impl Gateway {
                 read_all: false,
             }),
             replayed: HashSet::new(),
+            sent: Sent::new(self.config.remembered_deliveries),
         };
         let mut read_first = false;
         loop {
@@ -224,20 +284,30 @@ impl Gateway {
                     Io::Read(Some(Ok(msg))) => {
                         shared.last_seen.store(self.clock.now_ms(), Ordering::Relaxed);
                         match msg {
-                            Message::Text(t) => Box::pin(self.incoming(&mut c, t.as_str())).await,
+                            Message::Text(t) => {
+                                if let Err(end) = Box::pin(self.incoming(&mut c, t.as_str())).await {
+                                    return end;
+                                }
+                            }
                             Message::Close(_) => return End::Gone,
                             // Pings are answered by the WebSocket layer; pongs and binary frames
                             // only count as signs of life.
                             Message::Ping(_) | Message::Pong(_) | Message::Binary(_) => {}
                         }
                     }
-                    Io::Read(_) => return End::Gone,
+                    Io::Read(Some(Err(e))) => return read_failed(e),
+                    Io::Read(None) => return End::Gone,
                     Io::Writable(Ok(())) => {
                         let frame = match c.next.take() {
                             Some(Next::Own(f)) => f,
-                            Some(Next::Live(f)) => {
+                            Some(Next::Replayed(o)) => {
+                                c.sent.record(&o);
+                                o.frame
+                            }
+                            Some(Next::Live(o)) => {
                                 shared.pop();
-                                f
+                                c.sent.record(&o);
+                                o.frame
                             }
                             None => continue,
                         };
@@ -298,69 +368,96 @@ impl Gateway {
                         sent_at: p.message.sent_at,
                         expires_at: p.message.expires_at,
                     };
-                    c.next = Some(Next::Own(frame.to_json().into()));
+                    c.next = Some(Next::Replayed(frame.outbound()));
                     return Ok(());
                 }
                 None => c.replay = None,
             }
         }
-        while let Some((id, frame)) = c.shared.front() {
-            if !c.replayed.is_empty() && c.replayed.remove(&id) {
+        while let Some(o) = c.shared.front() {
+            if !c.replayed.is_empty() && c.replayed.remove(&o.id) {
                 c.shared.pop();
                 continue;
             }
-            c.next = Some(Next::Live(frame));
+            c.next = Some(Next::Live(o));
             break;
         }
         Ok(())
     }
 
+    /// The most ids one ack frame may carry.
+    fn max_ids(&self) -> usize {
+        self.config.max_ids_per_frame.max(1)
+    }
+
     /// Handles one text frame of the device. Acks are written before the next frame is read,
-    /// so the pong to a later ping means they are written.
-    async fn incoming(&self, c: &mut Conn<'_>, text: &str) {
+    /// so the pong to a later ping means they are written. Acks and clicks count only for
+    /// deliveries made to this device: stored copies the store still holds for it, and
+    /// deliveries this connection remembers sending.
+    async fn incoming(&self, c: &mut Conn<'_>, text: &str) -> Result<(), End> {
         let frame: Incoming = match serde_json::from_str(text) {
             Ok(f) => f,
             Err(e) => {
                 tracing::debug!(error = %e, "ignoring an unknown frame");
-                return;
+                return Ok(());
             }
         };
         let info = c.info;
         match frame {
             Incoming::Ping => c.pong_due = true,
             Incoming::Ack { ids } => {
+                if ids.len() > self.max_ids() {
+                    return Err(End::Close(frames::CLOSE_POLICY, "too many ids"));
+                }
                 let mut report = Report {
                     app_id: info.app_id,
                     ..Report::default()
                 };
                 // Anything that is not one of our delivery ids is ignored.
                 for r in ids.iter().filter_map(|s| DeliveryRef::parse(s)) {
+                    let sent = c.sent.get(&r);
                     if r.stored {
-                        let ack = Ack {
+                        report.acks.push(Ack {
                             app_id: info.app_id,
                             username: info.username.clone(),
                             device_id: info.device.as_str().to_owned(),
                             id: r.id,
-                        };
-                        report.acks.push((ack, r.task_id));
-                    } else {
-                        report.arrived.push(r.task_id);
+                        });
+                    } else if let Some(d) = sent.filter(|d| !d.arrived) {
+                        d.arrived = true;
+                        report.arrived.push(d.task_id);
                     }
                 }
                 self.acks.report(report).await;
             }
             Incoming::Click { id } => {
-                if let Some(r) = DeliveryRef::parse(&id) {
+                let sent = DeliveryRef::parse(&id).and_then(|r| c.sent.get(&r));
+                if let Some(d) = sent.filter(|d| !d.clicked) {
+                    d.clicked = true;
+                    let clicked = vec![d.task_id];
                     self.acks
                         .report(Report {
                             app_id: info.app_id,
-                            clicked: vec![r.task_id],
+                            clicked,
                             ..Report::default()
                         })
                         .await;
                 }
             }
         }
+        Ok(())
+    }
+}
+
+/// How a failed read ends the session: a frame over the size limit gets close 1009 (if the
+/// device still reads), anything else means the device is gone.
+fn read_failed(e: axum::Error) -> End {
+    use tokio_tungstenite::tungstenite::Error;
+    match e.into_inner().downcast::<Error>() {
+        Ok(e) if matches!(*e, Error::Capacity(_)) => {
+            End::Close(frames::CLOSE_TOO_BIG, "frame too large")
+        }
+        _ => End::Gone,
     }
 }
 

@@ -15,7 +15,7 @@ use openpush_core::settings::{ChatType, NotificationPatch, NotificationSetting, 
 use openpush_core::{DeviceId, DeviceToken, LabelName, Nickname, NotifierName, Username};
 
 use crate::{
-    Ack, ChannelMessage, Enqueue, LegacyDnd, MemberFailure, NewApp, NewUser, PendingRow,
+    Ack, Acked, ChannelMessage, Enqueue, LegacyDnd, MemberFailure, NewApp, NewUser, PendingRow,
     SendCompletion, SendEnd, SendRow, Store, StoreError, StoredMessage, Task, TaskCounter,
     TaskKind, TaskLimits, TaskStatus, UserUpdate,
 };
@@ -34,7 +34,7 @@ macro_rules! store_contract_tests {
             tasks_start_checkpoint_end, messages_and_target_pages, notifiers_put_list_delete,
             daily_stats_add_up_per_app_day_and_channel, task_counts_age_out_of_the_window,
             send_queue_claim_lease_retry_and_counters, send_queue_fallback_copies_and_cancel,
-            purge_is_bounded_per_call);
+            purge_is_bounded_per_call, reports_count_once_per_task_user_and_action);
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
         $(
@@ -680,9 +680,13 @@ pub async fn offline_queue_enqueue_replay_ack_expire(store: &dyn Store) {
         device_id: "d1".into(),
         id,
     };
+    // Each removed copy comes back with its message's task, whatever the ack said.
     assert_eq!(
         store.ack(&[ack(11), ack(12), ack(999)]).await.unwrap(),
-        [11]
+        [Acked {
+            id: 11,
+            task_id: Some(7)
+        }]
     );
     assert!(
         store.ack(&[ack(11)]).await.unwrap().is_empty(),
@@ -757,6 +761,46 @@ pub async fn purge_is_bounded_per_call(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(left.iter().map(|p| p.id).collect::<Vec<_>>(), [200]);
+}
+
+pub async fn reports_count_once_per_task_user_and_action(store: &dyn Store) {
+    use crate::ReportAction::{Arrived, Clicked};
+    let counted = |c: &[TaskCounter], ch: &str| {
+        c.iter()
+            .find(|x| x.channel == ch)
+            .map(|x| (x.arrived, x.clicked))
+    };
+    for (user, action, channel, want) in [
+        ("u1", Arrived, "huawei", true),
+        ("u1", Arrived, "huawei", false),
+        ("u1", Arrived, "apns", false),
+        ("u1", Clicked, "huawei", true),
+        ("u1", Clicked, "huawei", false),
+        ("u2", Arrived, "huawei", true),
+    ] {
+        assert_eq!(
+            store
+                .record_report(9, &u(user), action, channel, 1_000)
+                .await
+                .unwrap(),
+            want,
+            "{user} {action:?} {channel}"
+        );
+    }
+    let c = store.task_counters(9).await.unwrap();
+    assert_eq!(counted(&c, "huawei"), Some((2, 1)), "{c:?}");
+    assert_eq!(counted(&c, "apns"), None, "{c:?}");
+    // Once its record has expired and been purged, a report counts again.
+    store.purge_expired(999, 100).await.unwrap();
+    assert!(!store
+        .record_report(9, &u("u2"), Arrived, "huawei", 2_000)
+        .await
+        .unwrap());
+    store.purge_expired(1_000, 100).await.unwrap();
+    assert!(store
+        .record_report(9, &u("u2"), Arrived, "huawei", 2_000)
+        .await
+        .unwrap());
 }
 
 pub async fn first_device_adopts_parked_copies(store: &dyn Store) {

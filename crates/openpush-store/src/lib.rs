@@ -215,12 +215,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now_ms: i64,
         limit: u32,
     ) -> Result<Vec<PendingDelivery>>;
-    /// Removes acknowledged deliveries, each only if it belongs to the device that acked it;
-    /// one transaction for the whole batch. Returns the ids actually removed (an id acked
-    /// twice is removed once).
-    async fn ack(&self, acks: &[Ack]) -> Result<Vec<i64>>;
-    /// Removes expired deliveries, expired records of failed vendor legs, and messages nothing
-    /// refers to any more: at most `limit` rows of each kind, so one call is one bounded
+    /// Removes acknowledged deliveries, each only if it belongs to the device that acked it
+    /// (same app, user and device); one transaction for the whole batch. Returns the deliveries
+    /// actually removed (an id acked twice is removed once), each with its message's task.
+    async fn ack(&self, acks: &[Ack]) -> Result<Vec<Acked>>;
+    /// Removes expired deliveries, expired records of failed vendor legs and of counted
+    /// reports, and messages nothing refers to any more: at most `limit` rows of each kind, so one call is one bounded
     /// transaction. `more` says a limit was reached; the caller calls again (after letting
     /// other writers in) until it is not.
     async fn purge_expired(&self, now_ms: i64, limit: u32) -> Result<Purged>;
@@ -289,6 +289,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// task's legs still waiting in the send queue are dropped.
     async fn end_task(&self, app_id: i64, id: i64, status: TaskStatus, now_ms: i64)
         -> Result<bool>;
+    /// Counts a user's report of a task's vendor-channel notification under `channel`, once
+    /// per task, user and action: the first report is added to the task's counters and
+    /// remembered until `keep_until`; a repeat changes nothing. Returns whether it counted.
+    async fn record_report(
+        &self,
+        task_id: i64,
+        username: &Username,
+        action: ReportAction,
+        channel: &str,
+        keep_until: i64,
+    ) -> Result<bool>;
     /// Adds arrivals and clicks to task counters, in one transaction.
     async fn add_task_counters(&self, counters: &[TaskCounter]) -> Result<()>;
     /// A task's arrival and click counters, per channel.

@@ -277,6 +277,21 @@ pub struct Ack {
     pub id: i64,
 }
 
+/// A delivery an ack removed from the offline queue, with the task its message belongs to (as
+/// stored, whatever the device said).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acked {
+    pub id: i64,
+    pub task_id: Option<i64>,
+}
+
+/// What a device reports of a vendor-channel notification of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportAction {
+    Arrived,
+    Clicked,
+}
+
 /// Counters to add to a task's for one channel: arrivals and clicks reported by devices, and
 /// the send results of legs that ended in the send queue.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

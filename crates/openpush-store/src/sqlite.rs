@@ -20,13 +20,13 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use crate::{
-    Ack, App, Binding, ChannelMessage, CreatedUsers, Enqueue, Label, LabelMember, MemberChange,
-    MemberFailure, NewApp, NewUser, PendingDelivery, Purged, Result, Store, StoreError,
-    StoredMessage, Task, TaskKind, TaskLimits, TaskStatus, User, UserUpdate,
+    Ack, Acked, App, Binding, ChannelMessage, CreatedUsers, Enqueue, Label, LabelMember,
+    MemberChange, MemberFailure, NewApp, NewUser, PendingDelivery, Purged, Result, Store,
+    StoreError, StoredMessage, Task, TaskKind, TaskLimits, TaskStatus, User, UserUpdate,
 };
 use crate::{
-    DailyStat, GroupEnd, Notifier, QueuedSend, SendCompletion, SendEnd, SendRow, SendsCompleted,
-    TaskCounter,
+    DailyStat, GroupEnd, Notifier, QueuedSend, ReportAction, SendCompletion, SendEnd, SendRow,
+    SendsCompleted, TaskCounter,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -1235,12 +1235,12 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    async fn ack(&self, acks: &[Ack]) -> Result<Vec<i64>> {
+    async fn ack(&self, acks: &[Ack]) -> Result<Vec<Acked>> {
         if acks.is_empty() {
             return Ok(Vec::new());
         }
         let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
-        let mut removed = Vec::new();
+        let mut removed: Vec<(i64, i64)> = Vec::new();
         for chunk in acks.chunks(200) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "DELETE FROM pending WHERE (id, app_id, username, device_id) IN (VALUES ",
@@ -1261,16 +1261,31 @@ impl Store for SqliteStore {
                     .push_bind(a.device_id.as_str())
                     .push(")");
             }
-            q.push(") RETURNING id");
+            q.push(") RETURNING id, message_id");
             let rows = q
                 .build()
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(backend("removing acknowledged deliveries"))?;
-            removed.extend(rows.iter().map(|r| r.get::<i64, _>("id")));
+            removed.extend(
+                rows.iter()
+                    .map(|r| (r.get::<i64, _>("id"), r.get::<i64, _>("message_id"))),
+            );
         }
+        // The task of each removed copy is its message's: what the device put in the id is
+        // never trusted.
+        let mut message_ids: Vec<i64> = removed.iter().map(|(_, m)| *m).collect();
+        message_ids.sort_unstable();
+        message_ids.dedup();
+        let messages = channel_messages_by_id(&mut tx, &message_ids).await?;
         tx.commit().await.map_err(backend("commit"))?;
-        Ok(removed)
+        Ok(removed
+            .into_iter()
+            .map(|(id, m)| Acked {
+                id,
+                task_id: messages.get(&m).and_then(|m| m.task_id),
+            })
+            .collect())
     }
 
     async fn purge_expired(&self, now_ms: i64, limit: u32) -> Result<Purged> {
@@ -1310,6 +1325,16 @@ impl Store for SqliteStore {
         .await
         .map_err(backend("purging finished messages"))?
         .rows_affected();
+        let reports = sqlx::query(
+            "DELETE FROM task_reports WHERE rowid IN \
+             (SELECT rowid FROM task_reports WHERE expires_at <= ? LIMIT ?)",
+        )
+        .bind(now_ms)
+        .bind(limit)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend("purging counted reports"))?
+        .rows_affected();
         // Groups of legs dropped with a cancelled task.
         let groups = sqlx::query(
             "DELETE FROM send_groups WHERE rowid IN (SELECT g.rowid FROM send_groups g WHERE \
@@ -1324,7 +1349,11 @@ impl Store for SqliteStore {
         let full = |n: u64| i64::try_from(n).unwrap_or(i64::MAX) >= limit;
         Ok(Purged {
             deliveries,
-            more: full(deliveries) || full(failures) || full(messages) || full(groups),
+            more: full(deliveries)
+                || full(failures)
+                || full(messages)
+                || full(reports)
+                || full(groups),
         })
     }
 
@@ -1864,6 +1893,49 @@ impl Store for SqliteStore {
                 .map_err(backend("dropping a cancelled task's vendor legs"))?;
         }
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn record_report(
+        &self,
+        task_id: i64,
+        username: &Username,
+        action: ReportAction,
+        channel: &str,
+        keep_until: i64,
+    ) -> Result<bool> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let (code, arrived, clicked) = match action {
+            ReportAction::Arrived => (1, 1, 0),
+            ReportAction::Clicked => (2, 0, 1),
+        };
+        let new = sqlx::query(
+            "INSERT OR IGNORE INTO task_reports (task_id, username, action, expires_at) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(task_id)
+        .bind(username.as_str())
+        .bind(code)
+        .bind(keep_until)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend("recording a report"))?
+        .rows_affected()
+            == 1;
+        if new {
+            add_task_counters(
+                &mut tx,
+                &[TaskCounter {
+                    task_id,
+                    channel: channel.to_owned(),
+                    arrived,
+                    clicked,
+                    ..TaskCounter::default()
+                }],
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(new)
     }
 
     async fn add_task_counters(&self, counters: &[TaskCounter]) -> Result<()> {
