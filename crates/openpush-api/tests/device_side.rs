@@ -501,3 +501,132 @@ async fn a_replay_longer_than_three_heartbeats_is_not_cut_while_the_device_acks_
     // The ack sent during the replay was written.
     assert_eq!(queued_for(&s, app, "u", "d1").await, ids.len() - 3);
 }
+
+// ---- many device ids: a user keeps a bounded number, and pushes to it stay bounded ----------
+
+/// A synchronous strategy-`strategy` push to `user`; returns its Easemob leg's `data`.
+async fn push_leg(s: &TestServer, p: &str, t: &str, user: &str, strategy: i64) -> Value {
+    let (st, b) = s
+        .post(
+            &format!("{p}/push/single"),
+            t,
+            json!({"targets": [user], "strategy": strategy, "async": false,
+                   "pushMessage": {"title": "t", "content": "c"}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    b["data"][0]["data"][0]["data"].clone()
+}
+
+async fn known_devices(s: &TestServer, app: i64, user: &str) -> Vec<String> {
+    s.store
+        .devices_of(app, &[Username::parse(user).unwrap()])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_user_keeps_at_most_max_devices_and_pushes_to_it_stay_bounded() {
+    const CAP: usize = 5;
+    let s = TestServer::start_with(|c| c.gateway.max_devices_per_user = CAP as u32).await;
+    let (p, t) = setup(&s, &["m"]).await;
+    let app = app_id(&s, ORG, APP).await;
+    let token = login(&s.base, ORG, APP, "m", "pw").await.unwrap();
+    // Forty device ids connect and leave, one after the other.
+    for i in 0..40 {
+        s.clock.advance_ms(1_000);
+        Device::connect(&s.base, ORG, APP, &token, &format!("d{i:02}"))
+            .await
+            .unwrap()
+            .close()
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        known_devices(&s, app, "m").await,
+        ["d39", "d38", "d37", "d36", "d35"],
+        "the newest {CAP}, most recently seen first"
+    );
+    // A stored push writes a copy per known device: five, not forty.
+    assert_eq!(push_leg(&s, &p, &t, "m", 1).await["stored"], CAP);
+    assert_eq!(queued_for(&s, app, "m", "d35").await, 1);
+    // One more device: the least recently seen (d35) is forgotten with its queued copy.
+    s.clock.advance_ms(1_000);
+    Device::connect(&s.base, ORG, APP, &token, "d40")
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
+    assert_eq!(queued_for(&s, app, "m", "d35").await, 0);
+    assert_eq!(queued_for(&s, app, "m", "d36").await, 1);
+    assert_eq!(known_devices(&s, app, "m").await.len(), CAP);
+
+    // Connected at once: the user has CAP connections; c0 is heard from again, so when one
+    // more connects, c1 (heard from least recently) is closed with 4010.
+    let mut open = Vec::new();
+    for i in 0..CAP {
+        s.clock.advance_ms(1_000);
+        open.push(device(&s, ORG, APP, "m", &format!("c{i}")).await);
+    }
+    s.clock.advance_ms(1_000);
+    sync(&mut open[0]).await;
+    let mut newest = device(&s, ORG, APP, "m", "c5").await;
+    match tokio::time::timeout(Duration::from_secs(10), open[1].next()).await {
+        Ok(Ok(Event::Closed { code, reason })) => {
+            assert_eq!((code, reason.as_str()), (4010, "too many devices"));
+        }
+        other => panic!("c1 was not closed with 4010: {other:?}"),
+    }
+    // An online-only push reaches the CAP connections left, no more.
+    assert_eq!(push_leg(&s, &p, &t, "m", 4).await["online"], CAP);
+    next_push(&mut newest).await;
+    next_push(&mut open[0]).await;
+}
+
+#[tokio::test]
+async fn devices_unseen_for_the_retention_are_forgotten_unless_connected() {
+    let s = TestServer::start_with(|c| {
+        c.gateway.upkeep_interval_secs = 1;
+        // The connection below stays open while the clock moves two minutes.
+        c.gateway.heartbeat_secs = 3_600;
+    })
+    .await;
+    let (p, t) = setup(&s, &["m"]).await;
+    let app = app_id(&s, ORG, APP).await;
+    s.store.set_offline_retention(app, Some(60)).await.unwrap();
+    device(&s, ORG, APP, "m", "old")
+        .await
+        .close()
+        .await
+        .unwrap();
+    let mut live = device(&s, ORG, APP, "m", "live").await;
+    assert_eq!(known_devices(&s, app, "m").await.len(), 2);
+    s.clock.advance_ms(120_000);
+    // The upkeep runs every second: within a few, "old" is forgotten; "live", as old but
+    // connected, is kept and recorded as seen.
+    let mut known = Vec::new();
+    for _ in 0..100 {
+        known = known_devices(&s, app, "m").await;
+        if known.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(known, ["live"]);
+    let stale = s
+        .store
+        .stale_devices(s.clock.now_ms(), 60, 100)
+        .await
+        .unwrap();
+    assert!(stale.is_empty(), "{stale:?}");
+    let leg = push_leg(&s, &p, &t, "m", 1).await;
+    assert_eq!(
+        (leg["stored"].clone(), leg["online"].clone()),
+        (json!(1), json!(1))
+    );
+    next_push(&mut live).await;
+}

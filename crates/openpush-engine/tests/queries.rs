@@ -140,8 +140,21 @@ counting_store! {
         app_id: i64,
         username: &Username,
         device: &DeviceId,
-        now_ms: i64
+        now_ms: i64,
+        max_devices: u32
     ) -> Result<bool>;
+    fn stale_devices(
+        &self,
+        now_ms: i64,
+        default_retention_secs: i64,
+        limit: u32
+    ) -> Result<Vec<KnownDevice>>;
+    fn forget_devices(
+        &self,
+        forget: &[KnownDevice],
+        seen: &[KnownDevice],
+        now_ms: i64
+    ) -> Result<u64>;
     fn devices_of(&self, app_id: i64, usernames: &[Username]) -> Result<Vec<(Username, String)>>;
     fn enqueue(&self, batch: &[Enqueue]) -> Result<()>;
     fn pending_for(
@@ -211,9 +224,10 @@ counting_store! {
     fn close(&self);
 }
 
-/// The gateway's expiry purger calls this on a timer, whatever is pushed; it is not part of
-/// resolving targets and may land in any measurement, so it is left out of the comparison.
-const BACKGROUND: &[&str] = &["purge_expired"];
+/// The gateway's expiry purge and known-device sweep call these on a timer, whatever is pushed;
+/// they are not part of resolving targets and may land in any measurement, so they are left out
+/// of the comparison.
+const BACKGROUND: &[&str] = &["purge_expired", "stale_devices", "forget_devices"];
 
 /// A `Store` that counts calls per method and delegates to SQLite.
 #[derive(Debug)]
@@ -381,7 +395,7 @@ async fn world() -> World {
     let notifier = NotifierName::parse("fcm-main").unwrap();
     for (i, u) in users.iter().enumerate() {
         let device = DeviceId::parse(&device_of(u)).unwrap();
-        store.touch_device(app.id, u, &device, 1).await.unwrap();
+        store.touch_device(app.id, u, &device, 1, 20).await.unwrap();
         let token = DeviceToken::parse(&format!("token-{i:020}")).unwrap();
         store
             .bind(app.id, u, &device, &notifier, &token, 1)

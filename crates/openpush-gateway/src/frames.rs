@@ -13,6 +13,9 @@ pub const CLOSE_TOO_BIG: u16 = 1009;
 pub const CLOSE_BAD_TOKEN: u16 = 4001;
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 pub const CLOSE_REPLACED: u16 = 4009;
+/// The user connected more devices than it may have at once; this one was the least recently
+/// heard from.
+pub const CLOSE_TOO_MANY_DEVICES: u16 = 4010;
 
 /// A notification for one device. The message body is the stored pushMessage JSON, spliced
 /// in as is (it was validated and serialised when the push was accepted).

@@ -136,15 +136,19 @@ pub struct Hub {
     shards: Box<[RwLock<Shard>]>,
     hasher: std::collections::hash_map::RandomState,
     next_id: AtomicU64,
+    /// Connections one user may have at once.
+    max_per_user: usize,
 }
 
 impl Hub {
-    pub fn new(shards: usize) -> Self {
+    /// A hub of `shards` shards where a user has at most `max_per_user` connections.
+    pub fn new(shards: usize, max_per_user: u32) -> Self {
         let n = shards.max(1);
         Self {
             shards: (0..n).map(|_| RwLock::new(HashMap::new())).collect(),
             hasher: std::collections::hash_map::RandomState::new(),
             next_id: AtomicU64::new(1),
+            max_per_user: usize::try_from(max_per_user.max(1)).unwrap_or(usize::MAX),
         }
     }
 
@@ -155,7 +159,9 @@ impl Hub {
         &self.shards[(h.finish() as usize) % self.shards.len()]
     }
 
-    /// Adds a connection; an older connection of the same device is told to close (4009).
+    /// Adds a connection; an older connection of the same device is told to close (4009). A
+    /// user already at the cap loses the connection heard from least recently (4010), so the
+    /// work of a push to one user stays bounded.
     pub(crate) fn register(
         &self,
         app_id: i64,
@@ -178,6 +184,18 @@ impl Hub {
         if let Some(i) = conns.iter().position(|c| &*c.device_id == device_id) {
             let old = conns.swap_remove(i);
             old.shared.close(crate::frames::CLOSE_REPLACED);
+        }
+        while conns.len() >= self.max_per_user {
+            let Some(i) = conns
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, c)| c.shared.last_seen.load(Ordering::Relaxed))
+                .map(|(i, _)| i)
+            else {
+                break;
+            };
+            let old = conns.swap_remove(i);
+            old.shared.close(crate::frames::CLOSE_TOO_MANY_DEVICES);
         }
         conns.push(conn);
         id
@@ -302,7 +320,7 @@ mod tests {
 
     #[test]
     fn register_replace_send_unregister() {
-        let hub = Hub::new(4);
+        let hub = Hub::new(4, 20);
         let (id1, _rx1, s1) = conn(&hub, "u", "d", 4);
         let (_id2, rx2, s2) = conn(&hub, "u", "d", 4);
         assert_eq!(s1.close_code(), crate::frames::CLOSE_REPLACED);
@@ -322,8 +340,30 @@ mod tests {
     }
 
     #[test]
+    fn a_user_over_the_cap_loses_the_connection_heard_from_least_recently() {
+        let hub = Hub::new(4, 3);
+        let conns: Vec<_> = (0..3)
+            .map(|i| conn(&hub, "u", &format!("d{i}"), 4))
+            .collect();
+        for (i, (_, _, s)) in conns.iter().enumerate() {
+            s.last_seen.store(10 + i as i64, Ordering::Relaxed);
+        }
+        // d0 is heard from again: d1 is now the least recent.
+        conns[0].2.last_seen.store(50, Ordering::Relaxed);
+        let (_, _, d3) = conn(&hub, "u", "d3", 4);
+        let closed: Vec<u16> = conns.iter().map(|(_, _, s)| s.close_code()).collect();
+        assert_eq!(closed, [0, crate::frames::CLOSE_TOO_MANY_DEVICES, 0]);
+        assert_eq!(d3.close_code(), 0);
+        assert_eq!(hub.online_devices(1, "u").len(), 3);
+        // Other users are not affected.
+        let (_, _, other) = conn(&hub, "v", "d0", 4);
+        assert_eq!(other.close_code(), 0);
+        assert_eq!(hub.len(), 4);
+    }
+
+    #[test]
     fn a_full_queue_closes_with_4008() {
-        let hub = Hub::new(1);
+        let hub = Hub::new(1, 20);
         let (_id, _rx, shared) = conn(&hub, "u", "d", 1);
         assert_eq!(hub.send(1, "u", "d", item(1)), Delivered::Queued);
         assert_eq!(hub.send(1, "u", "d", item(2)), Delivered::TooSlow);
@@ -332,7 +372,7 @@ mod tests {
 
     #[test]
     fn idle_and_shutdown_close() {
-        let hub = Hub::new(2);
+        let hub = Hub::new(2, 20);
         let (_a, _ra, sa) = conn(&hub, "a", "d", 1);
         let (_b, _rb, sb) = conn(&hub, "b", "d", 1);
         sb.last_seen.store(100, Ordering::Relaxed);

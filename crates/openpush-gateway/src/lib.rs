@@ -56,6 +56,15 @@ pub struct GatewayConfig {
     /// an online-only delivery, and a click, count only for a delivery remembered here, once.
     /// About 50 bytes each, allocated as deliveries are sent. Default: 1024.
     pub remembered_deliveries: usize,
+    /// Devices a user may have, known (each stored push writes a copy per known device) and
+    /// connected at once (per node). A new device over the cap makes the user's least recently
+    /// seen one forgotten with its queued copies, and closes the least recently heard-from
+    /// connection with 4010. At least 1. Default: 20.
+    pub max_devices_per_user: u32,
+    /// Seconds between runs of the background upkeep: the expiry purge, and the sweep that
+    /// forgets known devices unseen for their app's offline retention (at most 1000 a run).
+    /// Default: 60.
+    pub upkeep_interval_secs: u64,
 }
 
 impl Default for GatewayConfig {
@@ -69,6 +78,8 @@ impl Default for GatewayConfig {
             max_frame_bytes: 16 * 1024,
             max_ids_per_frame: 256,
             remembered_deliveries: 1024,
+            max_devices_per_user: 20,
+            upkeep_interval_secs: 60,
         }
     }
 }
@@ -88,6 +99,8 @@ pub struct Gateway {
     abort: CancellationToken,
     /// Cancelled once the sessions have ended; background writers drain and stop on it.
     pub shutdown: CancellationToken,
+    /// The idle sweeper and the upkeep task, awaited at shutdown.
+    background: TaskTracker,
 }
 
 impl Gateway {
@@ -95,7 +108,7 @@ impl Gateway {
     /// when [`Gateway::shutdown`] is called.
     pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: GatewayConfig) -> Arc<Self> {
         let shutdown = CancellationToken::new();
-        let hub = Arc::new(Hub::new(config.hub_shards));
+        let hub = Arc::new(Hub::new(config.hub_shards, config.max_devices()));
         let stats = stats::DailyStats::start(store.clone(), clock.clone(), shutdown.clone());
         let acks = AckBatcher::start(store.clone(), stats.clone(), shutdown.clone());
         let gw = Arc::new(Self {
@@ -108,9 +121,10 @@ impl Gateway {
             sessions: TaskTracker::new(),
             abort: CancellationToken::new(),
             shutdown,
+            background: TaskTracker::new(),
         });
-        tokio::spawn(sweeper(gw.clone()));
-        tokio::spawn(purger(gw.clone()));
+        gw.background.spawn(sweeper(gw.clone()));
+        gw.background.spawn(upkeep(gw.clone()));
         gw
     }
 
@@ -140,6 +154,8 @@ impl Gateway {
             self.sessions.wait().await;
         }
         self.shutdown.cancel();
+        self.background.close();
+        self.background.wait().await;
         self.acks.flushed().await;
         self.stats.stopped().await;
     }
@@ -168,8 +184,21 @@ async fn sweeper(gw: Arc<Gateway>) {
 /// in between, rather than in one that holds the store's writer for as long as it takes.
 pub const PURGE_BATCH: u32 = 10_000;
 
-async fn purger(gw: Arc<Gateway>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+/// Known devices one sweep looks at, at most.
+pub const DEVICE_SWEEP_BATCH: u32 = 1000;
+
+impl GatewayConfig {
+    /// The cap on a user's devices, at least 1.
+    pub fn max_devices(&self) -> u32 {
+        self.max_devices_per_user.max(1)
+    }
+}
+
+/// The background upkeep: the expiry purge, then a sweep of stale known devices, every
+/// `upkeep_interval_secs`.
+async fn upkeep(gw: Arc<Gateway>) {
+    let mut tick =
+        tokio::time::interval(Duration::from_secs(gw.config.upkeep_interval_secs.max(1)));
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -177,6 +206,11 @@ async fn purger(gw: Arc<Gateway>) {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(removed = n, "expired notifications purged"),
                     Err(e) => tracing::warn!(error = %e, "purging expired notifications failed"),
+                }
+                match gw.sweep_devices().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(forgotten = n, "stale devices forgotten"),
+                    Err(e) => tracing::warn!(error = %e, "sweeping stale devices failed"),
                 }
             }
             () = gw.shutdown.cancelled() => return,
@@ -189,6 +223,24 @@ impl Gateway {
     /// deliveries removed.
     pub async fn purge_expired(&self) -> Result<u64, openpush_store::StoreError> {
         purge_all(&*self.store, &*self.clock, &self.shutdown).await
+    }
+
+    /// Forgets up to [`DEVICE_SWEEP_BATCH`] known devices unseen for their app's offline
+    /// retention, with their queued copies; one connected to this node is recorded as seen
+    /// instead (a connection can outlast the retention). Returns how many were forgotten.
+    pub async fn sweep_devices(&self) -> Result<u64, openpush_store::StoreError> {
+        let now = self.clock.now_ms();
+        let stale = self
+            .store
+            .stale_devices(now, self.config.offline_retention_secs, DEVICE_SWEEP_BATCH)
+            .await?;
+        let (seen, forget): (Vec<_>, Vec<_>) = stale.into_iter().partition(|d| {
+            self.hub
+                .online_devices(d.app_id, d.username.as_str())
+                .iter()
+                .any(|o| **o == *d.device_id)
+        });
+        self.store.forget_devices(&forget, &seen, now).await
     }
 }
 

@@ -53,6 +53,7 @@ fn reason(code: u16) -> &'static str {
         frames::CLOSE_TOO_SLOW => "too slow",
         frames::CLOSE_GOING_AWAY => "server shutting down",
         frames::CLOSE_NORMAL => "heartbeat timeout",
+        frames::CLOSE_TOO_MANY_DEVICES => "too many devices",
         _ => "closed",
     }
 }
@@ -218,7 +219,13 @@ impl Gateway {
         let now = self.clock.now_ms();
         if let Err(e) = self
             .store
-            .touch_device(info.app_id, &info.username, &info.device, now)
+            .touch_device(
+                info.app_id,
+                &info.username,
+                &info.device,
+                now,
+                self.config.max_devices(),
+            )
             .await
         {
             tracing::error!(error = %e, "recording a device failed; closing its connection");

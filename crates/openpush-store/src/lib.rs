@@ -187,20 +187,41 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     // ---- the Easemob channel: devices and the offline queue ------------------------------
     /// Records that a device connected; it adopts any copies kept for the user while no
-    /// device was known. Returns whether the device was new.
+    /// device was known. The user keeps at most `max_devices` known devices (at least one):
+    /// beyond that, the least recently seen others are forgotten with their queued copies.
+    /// Returns whether the device was new.
     async fn touch_device(
         &self,
         app_id: i64,
         username: &Username,
         device: &DeviceId,
         now_ms: i64,
+        max_devices: u32,
     ) -> Result<bool>;
-    /// The known Easemob-channel devices of the given users, in one query.
+    /// The known Easemob-channel devices of the given users, in one query: by user, each
+    /// user's most recently seen first.
     async fn devices_of(
         &self,
         app_id: i64,
         usernames: &[Username],
     ) -> Result<Vec<(Username, String)>>;
+    /// Known devices not seen for their app's offline retention (the app's own, else
+    /// `default_retention_secs`) at `now_ms`: at most `limit` of them, in no particular order.
+    async fn stale_devices(
+        &self,
+        now_ms: i64,
+        default_retention_secs: i64,
+        limit: u32,
+    ) -> Result<Vec<KnownDevice>>;
+    /// In one transaction: forgets the devices of `forget` with their queued copies, each only
+    /// if it has not been seen since it was read (its `last_seen` unchanged), and records the
+    /// devices of `seen` as seen at `now_ms`. Returns how many were forgotten.
+    async fn forget_devices(
+        &self,
+        forget: &[KnownDevice],
+        seen: &[KnownDevice],
+        now_ms: i64,
+    ) -> Result<u64>;
     /// Writes messages, their queued copies and their queued vendor legs, all in one
     /// transaction. A message whose id is stored already (a task's later pages) is kept as it
     /// is, and the copies and legs refer to it.

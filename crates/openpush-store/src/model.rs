@@ -252,6 +252,15 @@ pub struct GroupEnd {
     pub unknown: bool,
 }
 
+/// A known device of the Easemob channel, as last seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownDevice {
+    pub app_id: i64,
+    pub username: Username,
+    pub device_id: String,
+    pub last_seen: i64,
+}
+
 /// What one bounded purge removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {

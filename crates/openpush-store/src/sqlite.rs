@@ -20,9 +20,9 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use crate::{
-    Ack, Acked, App, Binding, ChannelMessage, CreatedUsers, Enqueue, Label, LabelMember,
-    MemberChange, MemberFailure, NewApp, NewUser, PendingDelivery, Purged, Result, Store,
-    StoreError, StoredMessage, Task, TaskKind, TaskLimits, TaskStatus, User, UserUpdate,
+    Ack, Acked, App, Binding, ChannelMessage, CreatedUsers, Enqueue, KnownDevice, Label,
+    LabelMember, MemberChange, MemberFailure, NewApp, NewUser, PendingDelivery, Purged, Result,
+    Store, StoreError, StoredMessage, Task, TaskKind, TaskLimits, TaskStatus, User, UserUpdate,
 };
 use crate::{
     DailyStat, GroupEnd, Notifier, QueuedSend, ReportAction, SendCompletion, SendEnd, SendRow,
@@ -1079,6 +1079,7 @@ impl Store for SqliteStore {
         username: &Username,
         device: &DeviceId,
         now_ms: i64,
+        max_devices: u32,
     ) -> Result<bool> {
         let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
         let updated = sqlx::query(
@@ -1105,6 +1106,34 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(backend("recording a device"))?;
+        }
+        // Over the cap, the least recently seen others are forgotten with their copies.
+        {
+            let forgotten = sqlx::query(
+                "DELETE FROM devices WHERE app_id = ? AND username = ? AND device_id IN \
+                 (SELECT device_id FROM devices WHERE app_id = ? AND username = ? AND device_id != ? \
+                  ORDER BY last_seen DESC, device_id LIMIT -1 OFFSET ?) RETURNING device_id",
+            )
+            .bind(app_id)
+            .bind(username.as_str())
+            .bind(app_id)
+            .bind(username.as_str())
+            .bind(device.as_str())
+            .bind(i64::from(max_devices.max(1)) - 1)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend("forgetting devices over the cap"))?;
+            for r in forgotten {
+                sqlx::query(
+                    "DELETE FROM pending WHERE app_id = ? AND username = ? AND device_id = ?",
+                )
+                .bind(app_id)
+                .bind(username.as_str())
+                .bind(r.get::<String, _>("device_id"))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend("forgetting devices over the cap"))?;
+            }
         }
         // Copies kept while the user had no known device go to the device that connects.
         // Normally that is the first device; checking on every connect also catches a copy
@@ -1135,7 +1164,7 @@ impl Store for SqliteStore {
             QueryBuilder::<Sqlite>::new("SELECT username, device_id FROM devices WHERE app_id = ");
         q.push_bind(app_id);
         push_username_list(&mut q, usernames);
-        q.push(" ORDER BY username, device_id");
+        q.push(" ORDER BY username, last_seen DESC, device_id");
         let rows = q
             .build()
             .fetch_all(&self.reader)
@@ -1144,6 +1173,89 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|r| Ok((stored_username(r.get("username"))?, r.get("device_id"))))
             .collect()
+    }
+
+    async fn stale_devices(
+        &self,
+        now_ms: i64,
+        default_retention_secs: i64,
+        limit: u32,
+    ) -> Result<Vec<KnownDevice>> {
+        // App by app along the (app_id, last_seen) index, stopping at the limit.
+        let rows = sqlx::query(
+            "SELECT d.app_id, d.username, d.device_id, d.last_seen FROM apps a \
+             JOIN devices d ON d.app_id = a.id \
+             AND d.last_seen < ? - COALESCE(a.offline_retention_secs, ?) * 1000 LIMIT ?",
+        )
+        .bind(now_ms)
+        .bind(default_retention_secs)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend("reading stale devices"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(KnownDevice {
+                    app_id: r.get("app_id"),
+                    username: stored_username(r.get("username"))?,
+                    device_id: r.get("device_id"),
+                    last_seen: r.get("last_seen"),
+                })
+            })
+            .collect()
+    }
+
+    async fn forget_devices(
+        &self,
+        forget: &[KnownDevice],
+        seen: &[KnownDevice],
+        now_ms: i64,
+    ) -> Result<u64> {
+        if forget.is_empty() && seen.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let mut forgotten = 0;
+        for d in forget {
+            let gone = sqlx::query(
+                "DELETE FROM devices WHERE app_id = ? AND username = ? AND device_id = ? \
+                 AND last_seen = ?",
+            )
+            .bind(d.app_id)
+            .bind(d.username.as_str())
+            .bind(&d.device_id)
+            .bind(d.last_seen)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("forgetting a device"))?
+            .rows_affected();
+            if gone == 0 {
+                continue;
+            }
+            forgotten += 1;
+            sqlx::query("DELETE FROM pending WHERE app_id = ? AND username = ? AND device_id = ?")
+                .bind(d.app_id)
+                .bind(d.username.as_str())
+                .bind(&d.device_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend("forgetting a device's copies"))?;
+        }
+        for d in seen {
+            sqlx::query(
+                "UPDATE devices SET last_seen = MAX(last_seen, ?) \
+                 WHERE app_id = ? AND username = ? AND device_id = ?",
+            )
+            .bind(now_ms)
+            .bind(d.app_id)
+            .bind(d.username.as_str())
+            .bind(&d.device_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("recording a device as seen"))?;
+        }
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(forgotten)
     }
 
     async fn enqueue(&self, batch: &[Enqueue]) -> Result<()> {
