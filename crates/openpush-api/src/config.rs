@@ -602,6 +602,21 @@ replay_page = 256
 offline_retention_secs = 604800
 # Connection-table shards.
 hub_shards = 64
+# Largest frame a device may send, in bytes; a larger one ends its connection (close 1009).
+max_frame_bytes = 16384
+# Most delivery ids one ack frame may carry (devices are told in `welcome`); a frame with more
+# closes the connection (1008).
+max_ids_per_frame = 256
+# Deliveries a connection remembers having sent (the newest; about 50 bytes each): an ack of an
+# online-only delivery, and a click, count only for one of these, once.
+remembered_deliveries = 1024
+# Devices a user may have, known (a stored push writes a copy per known device) and connected at
+# once. A new device over the cap: the user's least recently seen one is forgotten with its queued
+# copies, and its least recently heard-from connection is closed with 4010. At least 1.
+max_devices_per_user = 20
+# Seconds between runs of the background upkeep: the expiry purge, and the sweep that forgets
+# known devices unseen for their app's offline retention (at most 1000 a run).
+upkeep_interval_secs = 60
 
 [send_queue]
 # Vendor legs answered for before they are sent (/push/async, /push/single, task pages) are

@@ -438,7 +438,7 @@ impl Server {
             self.state.runner.stop(left()),
             self.state.engine.stop_outbox(left())
         );
-        self.state.gateway.shutdown().await;
+        self.state.gateway.shutdown(left()).await;
         self.state.engine.stopped().await;
         self.store.close().await;
         tracing::info!("store closed");

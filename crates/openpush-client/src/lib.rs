@@ -32,6 +32,14 @@ pub struct Welcome {
     pub device_id: String,
     pub server_time: i64,
     pub heartbeat_s: u64,
+    /// The most ids one ack frame may carry ([`Device::ack`] splits longer lists).
+    #[serde(default = "default_max_ids")]
+    pub max_ids: usize,
+}
+
+/// What a server that does not say allows.
+fn default_max_ids() -> usize {
+    256
 }
 
 /// One `push` frame.
@@ -254,8 +262,12 @@ impl Device {
         Ok(())
     }
 
+    /// Acks deliveries, in as many frames as the server's `max_ids` needs.
     pub async fn ack(&mut self, ids: &[&str]) -> Result<(), ClientError> {
-        self.send_json(json!({"type": "ack", "ids": ids})).await
+        for chunk in ids.chunks(self.welcome.max_ids.max(1)) {
+            self.send_json(json!({"type": "ack", "ids": chunk})).await?;
+        }
+        Ok(())
     }
 
     pub async fn click(&mut self, id: &str) -> Result<(), ClientError> {

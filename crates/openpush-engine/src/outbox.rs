@@ -497,8 +497,8 @@ impl Engine {
             sent_at: m.sent_at,
             expires_at: m.expires_at,
         }
-        .to_json();
-        if self.bus.send(app.id, user, &conn, (id, frame.into())).await != SendOutcome::Queued {
+        .outbound();
+        if self.bus.send(app.id, user, &conn, frame).await != SendOutcome::Queued {
             tracing::debug!(%device, "fallback copy kept for replay");
         }
     }

@@ -189,8 +189,14 @@ type Resolved = (Arc<HashSet<Username>>, Arc<HashMap<Username, Vec<String>>>);
 /// Pushes whose target lookups share one pair of queries, at most.
 const RESOLVE_BATCH: usize = 64;
 
-/// One pair of queries (users, devices) per app for a whole batch of lookups.
-async fn resolve_batch(store: &dyn Store, items: Vec<Lookup>) -> Result<Vec<Resolved>, Arc<str>> {
+/// One pair of queries (users, devices) per app for a whole batch of lookups. A user's known
+/// devices are its `max_devices` most recently seen (the store keeps no more; this also holds
+/// for users known before the cap existed).
+async fn resolve_batch(
+    store: &dyn Store,
+    items: Vec<Lookup>,
+    max_devices: usize,
+) -> Result<Vec<Resolved>, Arc<str>> {
     let err = |e: StoreError| Arc::<str>::from(e.to_string());
     let mut apps: HashMap<i64, (Vec<Username>, bool)> = HashMap::new();
     for (app, users, devices) in &items {
@@ -211,7 +217,10 @@ async fn resolve_batch(store: &dyn Store, items: Vec<Lookup>) -> Result<Vec<Reso
         let mut devices: HashMap<Username, Vec<String>> = HashMap::new();
         if want_devices {
             for (u, d) in store.devices_of(app, &users).await.map_err(err)? {
-                devices.entry(u).or_default().push(d);
+                let known = devices.entry(u).or_default();
+                if known.len() < max_devices {
+                    known.push(d);
+                }
             }
         }
         found.insert(app, (Arc::new(existing), Arc::new(devices)));
@@ -271,12 +280,13 @@ impl Engine {
             },
         );
         let reader = store.clone();
+        let max_devices = usize::try_from(gateway.config.max_devices()).unwrap_or(usize::MAX);
         let resolver = Batcher::start_with(
             RESOLVE_BATCH,
             gateway.shutdown.clone(),
             move |items: Vec<Lookup>| {
                 let store = reader.clone();
-                async move { resolve_batch(&*store, items).await }
+                async move { resolve_batch(&*store, items, max_devices).await }
             },
         );
         Self {
@@ -557,8 +567,8 @@ impl Engine {
                 sent_at: p.sent_at,
                 expires_at: p.expires_at,
             }
-            .to_json();
-            if self.bus.send(app.id, user, d, (id, frame.into())).await == SendOutcome::Queued {
+            .outbound();
+            if self.bus.send(app.id, user, d, frame).await == SendOutcome::Queued {
                 sent += 1;
             }
         }

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::extract::ws::Utf8Bytes;
 use openpush_core::message::PushMessage;
 use openpush_core::notifier::VendorKind;
 use openpush_core::settings::{ChatType, NotificationPatch, NotificationSetting};
@@ -20,7 +19,7 @@ use openpush_core::{
     Strategy, Username,
 };
 use openpush_engine::{Engine, Mode, Origin, TargetStatus};
-use openpush_gateway::{Bus, Gateway, GatewayConfig, SendOutcome};
+use openpush_gateway::{Bus, Gateway, GatewayConfig, Outbound, SendOutcome};
 use openpush_store::sqlite::SqliteStore;
 use openpush_store::*;
 use openpush_vendors::{Delivery, VendorDispatch, VendorOutcome};
@@ -154,8 +153,21 @@ counting_store! {
         app_id: i64,
         username: &Username,
         device: &DeviceId,
-        now_ms: i64
+        now_ms: i64,
+        max_devices: u32
     ) -> Result<bool>;
+    fn stale_devices(
+        &self,
+        now_ms: i64,
+        default_retention_secs: i64,
+        limit: u32
+    ) -> Result<Vec<KnownDevice>>;
+    fn forget_devices(
+        &self,
+        forget: &[KnownDevice],
+        seen: &[KnownDevice],
+        now_ms: i64
+    ) -> Result<u64>;
     fn devices_of(&self, app_id: i64, usernames: &[Username]) -> Result<Vec<(Username, String)>>;
     fn enqueue(&self, batch: &[Enqueue]) -> Result<()>;
     fn pending_for(
@@ -167,8 +179,8 @@ counting_store! {
         now_ms: i64,
         limit: u32
     ) -> Result<Vec<PendingDelivery>>;
-    fn ack(&self, acks: &[Ack]) -> Result<Vec<i64>>;
-    fn purge_expired(&self, now_ms: i64) -> Result<u64>;
+    fn ack(&self, acks: &[Ack]) -> Result<Vec<Acked>>;
+    fn purge_expired(&self, now_ms: i64, limit: u32) -> Result<Purged>;
     fn claim_sends(
         &self,
         app_id: i64,
@@ -197,6 +209,14 @@ counting_store! {
     fn running_tasks(&self) -> Result<Vec<Task>>;
     fn checkpoint_task(&self, id: i64, cursor: Option<&str>, stats: &Value) -> Result<()>;
     fn end_task(&self, app_id: i64, id: i64, status: TaskStatus, now_ms: i64) -> Result<bool>;
+    fn record_report(
+        &self,
+        task_id: i64,
+        username: &Username,
+        action: ReportAction,
+        channel: &str,
+        keep_until: i64
+    ) -> Result<bool>;
     fn add_task_counters(&self, counters: &[TaskCounter]) -> Result<()>;
     fn task_counters(&self, task_id: i64) -> Result<Vec<TaskCounter>>;
     fn add_daily_stats(&self, rows: &[DailyStat]) -> Result<()>;
@@ -217,9 +237,10 @@ counting_store! {
     fn close(&self);
 }
 
-/// The gateway's expiry purger calls this on a timer, whatever is pushed; it is not part of
-/// resolving targets and may land in any measurement, so it is left out of the comparison.
-const BACKGROUND: &[&str] = &["purge_expired"];
+/// The gateway's expiry purge and known-device sweep call these on a timer, whatever is pushed;
+/// they are not part of resolving targets and may land in any measurement, so they are left out
+/// of the comparison.
+const BACKGROUND: &[&str] = &["purge_expired", "stale_devices", "forget_devices"];
 
 /// A `Store` that counts calls per method and delegates to SQLite.
 #[derive(Debug)]
@@ -289,7 +310,7 @@ impl Bus for FakeBus {
             .collect()
     }
 
-    async fn send(&self, _: i64, _: &Username, _: &str, _: (i64, Utf8Bytes)) -> SendOutcome {
+    async fn send(&self, _: i64, _: &Username, _: &str, _: Outbound) -> SendOutcome {
         self.sends.fetch_add(1, Ordering::Relaxed);
         if self.devices_gone {
             SendOutcome::Offline
@@ -387,7 +408,7 @@ async fn world() -> World {
     let notifier = NotifierName::parse("fcm-main").unwrap();
     for (i, u) in users.iter().enumerate() {
         let device = DeviceId::parse(&device_of(u)).unwrap();
-        store.touch_device(app.id, u, &device, 1).await.unwrap();
+        store.touch_device(app.id, u, &device, 1, 20).await.unwrap();
         let token = DeviceToken::parse(&format!("token-{i:020}")).unwrap();
         store
             .bind(app.id, u, &device, &notifier, &token, 1)
@@ -500,7 +521,7 @@ async fn one_target_and_a_hundred_cost_the_same_store_queries() {
                 assert_eq!(c100.get("existing_users"), Some(&1), "{case}: {c100:?}");
                 report.push((case, c100));
             }
-            e.gateway.shutdown().await;
+            e.gateway.shutdown(std::time::Duration::from_secs(5)).await;
             e.stopped().await;
         }
     }
@@ -585,7 +606,7 @@ async fn strategy_3_online_user_whose_send_reaches_no_device_goes_to_its_vendor(
             assert_eq!(r[0].legs[1].data["stored"], 1, "{r:?}");
         }
         assert!(bus.sends.load(Ordering::Relaxed) >= 1, "the send was tried");
-        e.gateway.shutdown().await;
+        e.gateway.shutdown(std::time::Duration::from_secs(5)).await;
         e.stopped().await;
     }
 }

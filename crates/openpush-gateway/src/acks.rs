@@ -14,16 +14,19 @@ use crate::stats::{Counts, DailyStats};
 /// Device frames per batch.
 const BATCH: usize = 1024;
 
-/// What one device frame reported.
+/// What one device frame reported, checked against what the server sent that device.
 #[derive(Debug, Default)]
 pub struct Report {
     /// The device's app (for the daily counters).
     pub app_id: i64,
-    /// Stored deliveries acked, with the task each belongs to.
-    pub acks: Vec<(Ack, Option<i64>)>,
-    /// Online-only deliveries acked (nothing stored to remove), with their task if any.
+    /// Stored deliveries acked. Only those the store removes (the device's own, still queued)
+    /// count, for the task their message belongs to.
+    pub acks: Vec<Ack>,
+    /// Online-only deliveries acked that this connection sent and that had not been acked on
+    /// it, with their task if any.
     pub arrived: Vec<Option<i64>>,
-    /// Deliveries clicked, with their task if any.
+    /// Deliveries clicked that this connection sent and that had not been clicked on it, with
+    /// their task if any.
     pub clicked: Vec<Option<i64>>,
 }
 
@@ -44,9 +47,11 @@ async fn write(
     let mut counts: HashMap<i64, (i64, i64)> = HashMap::new();
     let acks: Vec<Ack> = reports
         .iter()
-        .flat_map(|r| r.acks.iter().map(|(a, _)| a.clone()))
+        .flat_map(|r| r.acks.iter().cloned())
         .collect();
-    let removed: std::collections::HashSet<i64> = store
+    // A stored delivery arrives once: only the ack that removed it counts, for its message's
+    // task.
+    let mut removed: HashMap<i64, Option<i64>> = store
         .ack(&acks)
         .await
         .map_err(|e| {
@@ -55,19 +60,17 @@ async fn write(
             Arc::<str>::from(e.to_string())
         })?
         .into_iter()
+        .map(|a| (a.id, a.task_id))
         .collect();
     for r in &reports {
         let mut daily = Counts::default();
-        // A stored delivery arrives once: only the ack that removed it counts.
-        for (a, task) in &r.acks {
-            if removed.contains(&a.id) {
-                daily.arrived += 1;
-                if let Some(t) = task {
-                    counts.entry(*t).or_default().0 += 1;
-                }
-            }
-        }
-        for t in &r.arrived {
+        // Taken out as counted: the same id acked twice in one batch counts once.
+        let stored: Vec<Option<i64>> = r
+            .acks
+            .iter()
+            .filter_map(|a| removed.remove(&a.id))
+            .collect();
+        for t in stored.iter().chain(&r.arrived) {
             daily.arrived += 1;
             if let Some(t) = t {
                 counts.entry(*t).or_default().0 += 1;

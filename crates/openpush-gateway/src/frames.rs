@@ -1,13 +1,21 @@
 //! The JSON frames of the Easemob channel and the close codes the server sends
 //! (docs/device-protocol.md).
 
+use axum::extract::ws::Utf8Bytes;
 use serde::Deserialize;
 
 pub const CLOSE_NORMAL: u16 = 1000;
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// A frame broke a limit of the protocol (more ids than `max_ids`).
+pub const CLOSE_POLICY: u16 = 1008;
+/// A frame larger than the server reads.
+pub const CLOSE_TOO_BIG: u16 = 1009;
 pub const CLOSE_BAD_TOKEN: u16 = 4001;
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 pub const CLOSE_REPLACED: u16 = 4009;
+/// The user connected more devices than it may have at once; this one was the least recently
+/// heard from.
+pub const CLOSE_TOO_MANY_DEVICES: u16 = 4010;
 
 /// A notification for one device. The message body is the stored pushMessage JSON, spliced
 /// in as is (it was validated and serialised when the push was accepted).
@@ -29,7 +37,28 @@ fn opt(v: Option<i64>) -> String {
     v.map_or_else(|| "null".to_owned(), |n| n.to_string())
 }
 
+/// A notification queued for a connection: its frame, and what the session must know of it
+/// without parsing the frame (to skip a copy the replay sent, and to count the device's ack
+/// and click of it only if it was sent on this connection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbound {
+    pub id: i64,
+    pub stored: bool,
+    pub task_id: Option<i64>,
+    pub frame: Utf8Bytes,
+}
+
 impl PushFrame<'_> {
+    /// The frame as queued for a connection.
+    pub fn outbound(&self) -> Outbound {
+        Outbound {
+            id: self.id,
+            stored: self.stored,
+            task_id: self.task_id,
+            frame: self.to_json().into(),
+        }
+    }
+
     pub fn to_json(&self) -> String {
         format!(
             r#"{{"type":"push","id":"{}","task_id":{},"push_msg_id":{},"message":{},"sent_at":{},"expires_at":{}}}"#,
@@ -48,8 +77,10 @@ impl PushFrame<'_> {
 }
 
 /// What a delivery id says: `[o]ID[tTASK]`. `o` marks an online-only delivery (nothing stored
-/// to remove on ack); `tTASK` names the task it belongs to, so acks and clicks count for the
-/// task without a lookup. Devices treat the whole string as opaque.
+/// to remove on ack); `tTASK` names the task it belongs to. Devices treat the whole string as
+/// opaque, and the server trusts no part of an id a device sends back: an ack or click counts
+/// only for a delivery the server made to that device, and for the task the server knows it
+/// belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeliveryRef {
     pub id: i64,
@@ -88,12 +119,15 @@ impl std::fmt::Display for DeliveryRef {
     }
 }
 
-pub fn welcome(device_id: &str, server_time: i64, heartbeat_s: u64) -> String {
+/// The first frame of a connection: who it is, the server's clock, the heartbeat, and the most
+/// ids an ack frame may carry.
+pub fn welcome(device_id: &str, server_time: i64, heartbeat_s: u64, max_ids: usize) -> String {
     serde_json::json!({
         "type": "welcome",
         "device_id": device_id,
         "server_time": server_time,
         "heartbeat_s": heartbeat_s,
+        "max_ids": max_ids,
     })
     .to_string()
 }

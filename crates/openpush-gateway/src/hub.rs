@@ -7,12 +7,10 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use axum::extract::ws::Utf8Bytes;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
-/// A queued notification: its delivery id (to skip duplicates of a replay) and its frame.
-pub type Outbound = (i64, Utf8Bytes);
+pub use crate::frames::Outbound;
 
 /// What a session and the hub share about one connection: its send queue, its close request
 /// and when it was last heard from.
@@ -65,6 +63,12 @@ impl ConnShared {
         drop(q);
         self.queued.notify_one();
         Queued::Yes
+    }
+
+    /// The next queued item, left in the queue (it counts against the queue's size until it is
+    /// taken).
+    pub(crate) fn front(&self) -> Option<Outbound> {
+        self.queue.lock().front().cloned()
     }
 
     /// Takes the next queued item, if any.
@@ -132,15 +136,19 @@ pub struct Hub {
     shards: Box<[RwLock<Shard>]>,
     hasher: std::collections::hash_map::RandomState,
     next_id: AtomicU64,
+    /// Connections one user may have at once.
+    max_per_user: usize,
 }
 
 impl Hub {
-    pub fn new(shards: usize) -> Self {
+    /// A hub of `shards` shards where a user has at most `max_per_user` connections.
+    pub fn new(shards: usize, max_per_user: u32) -> Self {
         let n = shards.max(1);
         Self {
             shards: (0..n).map(|_| RwLock::new(HashMap::new())).collect(),
             hasher: std::collections::hash_map::RandomState::new(),
             next_id: AtomicU64::new(1),
+            max_per_user: usize::try_from(max_per_user.max(1)).unwrap_or(usize::MAX),
         }
     }
 
@@ -151,7 +159,9 @@ impl Hub {
         &self.shards[(h.finish() as usize) % self.shards.len()]
     }
 
-    /// Adds a connection; an older connection of the same device is told to close (4009).
+    /// Adds a connection; an older connection of the same device is told to close (4009). A
+    /// user already at the cap loses the connection heard from least recently (4010), so the
+    /// work of a push to one user stays bounded.
     pub(crate) fn register(
         &self,
         app_id: i64,
@@ -174,6 +184,18 @@ impl Hub {
         if let Some(i) = conns.iter().position(|c| &*c.device_id == device_id) {
             let old = conns.swap_remove(i);
             old.shared.close(crate::frames::CLOSE_REPLACED);
+        }
+        while conns.len() >= self.max_per_user {
+            let Some(i) = conns
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, c)| c.shared.last_seen.load(Ordering::Relaxed))
+                .map(|(i, _)| i)
+            else {
+                break;
+            };
+            let old = conns.swap_remove(i);
+            old.shared.close(crate::frames::CLOSE_TOO_MANY_DEVICES);
         }
         conns.push(conn);
         id
@@ -287,6 +309,15 @@ impl Hub {
 mod tests {
     use super::*;
 
+    fn item(id: i64) -> Outbound {
+        Outbound {
+            id,
+            stored: true,
+            task_id: None,
+            frame: "x".into(),
+        }
+    }
+
     fn conn(
         hub: &Hub,
         user: &str,
@@ -300,40 +331,59 @@ mod tests {
 
     #[test]
     fn register_replace_send_unregister() {
-        let hub = Hub::new(4);
+        let hub = Hub::new(4, 20);
         let (id1, _rx1, s1) = conn(&hub, "u", "d", 4);
         let (_id2, rx2, s2) = conn(&hub, "u", "d", 4);
         assert_eq!(s1.close_code(), crate::frames::CLOSE_REPLACED);
         assert_eq!(s2.close_code(), 0);
         assert_eq!(hub.len(), 1);
-        assert_eq!(hub.send(1, "u", "d", (7, "x".into())), Delivered::Queued);
-        assert_eq!(rx2.pop().unwrap().0, 7);
+        assert_eq!(hub.send(1, "u", "d", item(7)), Delivered::Queued);
+        assert_eq!(rx2.pop().unwrap().id, 7);
         assert!(rx2.pop().is_none());
         // A session that has ended takes nothing more.
         rx2.mark_gone();
-        assert_eq!(hub.send(1, "u", "d", (9, "x".into())), Delivered::Offline);
+        assert_eq!(hub.send(1, "u", "d", item(9)), Delivered::Offline);
         s2.gone.store(false, Ordering::Release);
-        assert_eq!(
-            hub.send(1, "u", "other", (8, "x".into())),
-            Delivered::Offline
-        );
+        assert_eq!(hub.send(1, "u", "other", item(8)), Delivered::Offline);
         // The replaced connection unregistering does not remove the new one.
         hub.unregister(1, "u", id1);
         assert_eq!(hub.online_devices(1, "u").len(), 1);
     }
 
     #[test]
+    fn a_user_over_the_cap_loses_the_connection_heard_from_least_recently() {
+        let hub = Hub::new(4, 3);
+        let conns: Vec<_> = (0..3)
+            .map(|i| conn(&hub, "u", &format!("d{i}"), 4))
+            .collect();
+        for (i, (_, _, s)) in conns.iter().enumerate() {
+            s.last_seen.store(10 + i as i64, Ordering::Relaxed);
+        }
+        // d0 is heard from again: d1 is now the least recent.
+        conns[0].2.last_seen.store(50, Ordering::Relaxed);
+        let (_, _, d3) = conn(&hub, "u", "d3", 4);
+        let closed: Vec<u16> = conns.iter().map(|(_, _, s)| s.close_code()).collect();
+        assert_eq!(closed, [0, crate::frames::CLOSE_TOO_MANY_DEVICES, 0]);
+        assert_eq!(d3.close_code(), 0);
+        assert_eq!(hub.online_devices(1, "u").len(), 3);
+        // Other users are not affected.
+        let (_, _, other) = conn(&hub, "v", "d0", 4);
+        assert_eq!(other.close_code(), 0);
+        assert_eq!(hub.len(), 4);
+    }
+
+    #[test]
     fn a_full_queue_closes_with_4008() {
-        let hub = Hub::new(1);
+        let hub = Hub::new(1, 20);
         let (_id, _rx, shared) = conn(&hub, "u", "d", 1);
-        assert_eq!(hub.send(1, "u", "d", (1, "a".into())), Delivered::Queued);
-        assert_eq!(hub.send(1, "u", "d", (2, "b".into())), Delivered::TooSlow);
+        assert_eq!(hub.send(1, "u", "d", item(1)), Delivered::Queued);
+        assert_eq!(hub.send(1, "u", "d", item(2)), Delivered::TooSlow);
         assert_eq!(shared.close_code(), crate::frames::CLOSE_TOO_SLOW);
     }
 
     #[test]
     fn idle_and_shutdown_close() {
-        let hub = Hub::new(2);
+        let hub = Hub::new(2, 20);
         let (_a, _ra, sa) = conn(&hub, "a", "d", 1);
         let (_b, _rb, sb) = conn(&hub, "b", "d", 1);
         sb.last_seen.store(100, Ordering::Relaxed);

@@ -15,7 +15,7 @@ use openpush_core::settings::{ChatType, NotificationPatch, NotificationSetting, 
 use openpush_core::{DeviceId, DeviceToken, LabelName, Nickname, NotifierName, Username};
 
 use crate::{
-    Ack, ChannelMessage, Enqueue, LegacyDnd, MemberFailure, NewApp, NewUser, PendingRow,
+    Ack, Acked, ChannelMessage, Enqueue, LegacyDnd, MemberFailure, NewApp, NewUser, PendingRow,
     SendCompletion, SendEnd, SendRow, Store, StoreError, StoredMessage, Task, TaskCounter,
     TaskKind, TaskLimits, TaskStatus, UserUpdate,
 };
@@ -34,7 +34,9 @@ macro_rules! store_contract_tests {
             tasks_start_checkpoint_end, messages_and_target_pages, notifiers_put_list_delete,
             daily_stats_add_up_per_app_day_and_channel, task_counts_age_out_of_the_window,
             send_queue_claim_lease_retry_and_counters, send_queue_fallback_copies_and_cancel,
-            token_revocation_times_only_move_forward);
+            token_revocation_times_only_move_forward,
+            purge_is_bounded_per_call, reports_count_once_per_task_user_and_action,
+            devices_are_capped_per_user_and_stale_ones_forgotten);
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
         $(
@@ -632,8 +634,14 @@ fn row(id: i64, user: &str, device: &str) -> PendingRow {
 pub async fn offline_queue_enqueue_replay_ack_expire(store: &dyn Store) {
     let a = app(store, "a").await;
     users(store, a, &["u1", "u2"]).await;
-    store.touch_device(a, &u("u1"), &d("d1"), 1).await.unwrap();
-    store.touch_device(a, &u("u1"), &d("d2"), 1).await.unwrap();
+    store
+        .touch_device(a, &u("u1"), &d("d1"), 1, 20)
+        .await
+        .unwrap();
+    store
+        .touch_device(a, &u("u1"), &d("d2"), 1, 20)
+        .await
+        .unwrap();
     let mut devs = store.devices_of(a, &[u("u1"), u("u2")]).await.unwrap();
     devs.sort();
     assert_eq!(
@@ -680,9 +688,13 @@ pub async fn offline_queue_enqueue_replay_ack_expire(store: &dyn Store) {
         device_id: "d1".into(),
         id,
     };
+    // Each removed copy comes back with its message's task, whatever the ack said.
     assert_eq!(
         store.ack(&[ack(11), ack(12), ack(999)]).await.unwrap(),
-        [11]
+        [Acked {
+            id: 11,
+            task_id: Some(7)
+        }]
     );
     assert!(
         store.ack(&[ack(11)]).await.unwrap().is_empty(),
@@ -702,7 +714,7 @@ pub async fn offline_queue_enqueue_replay_ack_expire(store: &dyn Store) {
         .await
         .unwrap()
         .is_empty());
-    assert_eq!(store.purge_expired(1_000).await.unwrap(), 1);
+    assert_eq!(store.purge_expired(1_000, 100).await.unwrap().deliveries, 1);
     assert_eq!(
         store
             .pending_for(a, &u("u1"), &d("d1"), None, 1_000, 10)
@@ -722,6 +734,208 @@ pub async fn offline_queue_enqueue_replay_ack_expire(store: &dyn Store) {
         .is_empty());
 }
 
+pub async fn purge_is_bounded_per_call(store: &dyn Store) {
+    let a = app(store, "a").await;
+    users(store, a, &["u1"]).await;
+    // 25 expired copies of one message and 1 live one of another.
+    store
+        .enqueue(&[
+            Enqueue {
+                message: message(1, a, 1_000),
+                rows: (0..25).map(|i| row(100 + i, "u1", "d1")).collect(),
+                sends: vec![],
+            },
+            Enqueue {
+                message: message(2, a, 9_000),
+                rows: vec![row(200, "u1", "d1")],
+                sends: vec![],
+            },
+        ])
+        .await
+        .unwrap();
+    let mut calls = Vec::new();
+    loop {
+        let p = store.purge_expired(2_000, 10).await.unwrap();
+        calls.push(p.deliveries);
+        if !p.more {
+            break;
+        }
+        assert!(calls.len() < 10, "the purge never ended: {calls:?}");
+    }
+    assert_eq!(calls, [10, 10, 5], "at most 10 deliveries per call");
+    // Only the live copy is left.
+    let left = store
+        .pending_for(a, &u("u1"), &d("d1"), None, 2_000, 100)
+        .await
+        .unwrap();
+    assert_eq!(left.iter().map(|p| p.id).collect::<Vec<_>>(), [200]);
+}
+
+pub async fn reports_count_once_per_task_user_and_action(store: &dyn Store) {
+    use crate::ReportAction::{Arrived, Clicked};
+    let counted = |c: &[TaskCounter], ch: &str| {
+        c.iter()
+            .find(|x| x.channel == ch)
+            .map(|x| (x.arrived, x.clicked))
+    };
+    for (user, action, channel, want) in [
+        ("u1", Arrived, "huawei", true),
+        ("u1", Arrived, "huawei", false),
+        ("u1", Arrived, "apns", false),
+        ("u1", Clicked, "huawei", true),
+        ("u1", Clicked, "huawei", false),
+        ("u2", Arrived, "huawei", true),
+    ] {
+        assert_eq!(
+            store
+                .record_report(9, &u(user), action, channel, 1_000)
+                .await
+                .unwrap(),
+            want,
+            "{user} {action:?} {channel}"
+        );
+    }
+    let c = store.task_counters(9).await.unwrap();
+    assert_eq!(counted(&c, "huawei"), Some((2, 1)), "{c:?}");
+    assert_eq!(counted(&c, "apns"), None, "{c:?}");
+    // Once its record has expired and been purged, a report counts again.
+    store.purge_expired(999, 100).await.unwrap();
+    assert!(!store
+        .record_report(9, &u("u2"), Arrived, "huawei", 2_000)
+        .await
+        .unwrap());
+    store.purge_expired(1_000, 100).await.unwrap();
+    assert!(store
+        .record_report(9, &u("u2"), Arrived, "huawei", 2_000)
+        .await
+        .unwrap());
+}
+
+pub async fn devices_are_capped_per_user_and_stale_ones_forgotten(store: &dyn Store) {
+    let a = app(store, "a").await;
+    let b = app(store, "b").await;
+    users(store, a, &["u1", "u2"]).await;
+    users(store, b, &["u1"]).await;
+    let devices = |v: Vec<(Username, String)>| v.into_iter().map(|(_, d)| d).collect::<Vec<_>>();
+    for (i, dev) in ["d0", "d1", "d2"].iter().enumerate() {
+        store
+            .touch_device(a, &u("u1"), &d(dev), 10 + i as i64, 3)
+            .await
+            .unwrap();
+    }
+    store
+        .enqueue(&[Enqueue {
+            message: message(1, a, 10_000),
+            rows: vec![
+                row(11, "u1", "d0"),
+                row(12, "u1", "d1"),
+                row(13, "u1", "d2"),
+            ],
+            sends: vec![],
+        }])
+        .await
+        .unwrap();
+    // d0 is seen again, so d1 is the least recently seen when a fourth device comes.
+    store
+        .touch_device(a, &u("u1"), &d("d0"), 20, 3)
+        .await
+        .unwrap();
+    assert!(store
+        .touch_device(a, &u("u1"), &d("d3"), 21, 3)
+        .await
+        .unwrap());
+    assert_eq!(
+        devices(store.devices_of(a, &[u("u1")]).await.unwrap()),
+        ["d3", "d0", "d2"],
+        "the most recently seen first"
+    );
+    let queued = |dev: &'static str| async move {
+        store
+            .pending_for(a, &u("u1"), &d(dev), None, 0, 10)
+            .await
+            .unwrap()
+            .len()
+    };
+    assert_eq!(queued("d1").await, 0, "forgotten with its copies");
+    assert_eq!(queued("d0").await, 1);
+    // A lower cap trims on the next touch, whoever touches.
+    store
+        .touch_device(a, &u("u1"), &d("d3"), 22, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        devices(store.devices_of(a, &[u("u1")]).await.unwrap()),
+        ["d3"]
+    );
+    assert_eq!(queued("d0").await, 0);
+
+    // Stale devices: unseen for the app's retention (a's own 100 s, b's the default 1000 s).
+    store.set_offline_retention(a, Some(100)).await.unwrap();
+    store
+        .touch_device(a, &u("u2"), &d("old"), 1_000, 20)
+        .await
+        .unwrap();
+    store
+        .touch_device(a, &u("u2"), &d("kept"), 1_000, 20)
+        .await
+        .unwrap();
+    store
+        .touch_device(a, &u("u2"), &d("new"), 150_000, 20)
+        .await
+        .unwrap();
+    store
+        .touch_device(b, &u("u1"), &d("bd"), 1_000, 20)
+        .await
+        .unwrap();
+    let now = 200_000;
+    let mut stale = store.stale_devices(now, 1_000, 100).await.unwrap();
+    stale.sort_by(|x, y| x.device_id.cmp(&y.device_id));
+    let names: Vec<&str> = stale.iter().map(|k| k.device_id.as_str()).collect();
+    assert_eq!(names, ["d3", "kept", "old"], "{stale:?}");
+    assert_eq!(
+        store.stale_devices(now, 1_000, 2).await.unwrap().len(),
+        2,
+        "bounded"
+    );
+    // "kept" turns out to be connected: it is recorded as seen instead. "old" is seen again
+    // between the read and the sweep: it stays.
+    let kept = stale
+        .iter()
+        .find(|k| k.device_id == "kept")
+        .cloned()
+        .unwrap();
+    let old = stale
+        .iter()
+        .find(|k| k.device_id == "old")
+        .cloned()
+        .unwrap();
+    let d3 = stale.iter().find(|k| k.device_id == "d3").cloned().unwrap();
+    store
+        .touch_device(a, &u("u2"), &d("old"), 199_000, 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .forget_devices(&[old, d3], &[kept], now)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        devices(store.devices_of(a, &[u("u1"), u("u2")]).await.unwrap()),
+        ["kept", "old", "new"]
+    );
+    assert!(store
+        .stale_devices(now, 1_000, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        devices(store.devices_of(b, &[u("u1")]).await.unwrap()),
+        ["bd"]
+    );
+}
+
 pub async fn first_device_adopts_parked_copies(store: &dyn Store) {
     let a = app(store, "a").await;
     users(store, a, &["u1"]).await;
@@ -734,11 +948,11 @@ pub async fn first_device_adopts_parked_copies(store: &dyn Store) {
         .await
         .unwrap();
     assert!(store
-        .touch_device(a, &u("u1"), &d("first"), 5)
+        .touch_device(a, &u("u1"), &d("first"), 5, 20)
         .await
         .unwrap());
     assert!(!store
-        .touch_device(a, &u("u1"), &d("first"), 6)
+        .touch_device(a, &u("u1"), &d("first"), 6, 20)
         .await
         .unwrap());
     assert_eq!(
@@ -760,7 +974,7 @@ pub async fn first_device_adopts_parked_copies(store: &dyn Store) {
         .await
         .unwrap();
     assert!(store
-        .touch_device(a, &u("u1"), &d("second"), 7)
+        .touch_device(a, &u("u1"), &d("second"), 7, 20)
         .await
         .unwrap());
     let second = store
@@ -1390,7 +1604,10 @@ pub async fn send_queue_claim_lease_retry_and_counters(store: &dyn Store) {
         "u1, u2 twice sent; u3 unknown: {counters:?}"
     );
     // Messages go once nothing refers to them and they expire.
-    assert_eq!(store.purge_expired(100_000).await.unwrap(), 0);
+    assert_eq!(
+        store.purge_expired(100_000, 100).await.unwrap().deliveries,
+        0
+    );
     assert!(store
         .claim_sends(a, "n1", 200_000, 300_000, 1, 10)
         .await
@@ -1401,8 +1618,14 @@ pub async fn send_queue_claim_lease_retry_and_counters(store: &dyn Store) {
 pub async fn send_queue_fallback_copies_and_cancel(store: &dyn Store) {
     let a = app(store, "a").await;
     users(store, a, &["u1", "u2", "u3"]).await;
-    store.touch_device(a, &u("u1"), &d("d1"), 1).await.unwrap();
-    store.touch_device(a, &u("u1"), &d("d2"), 1).await.unwrap();
+    store
+        .touch_device(a, &u("u1"), &d("d1"), 1, 20)
+        .await
+        .unwrap();
+    store
+        .touch_device(a, &u("u1"), &d("d2"), 1, 20)
+        .await
+        .unwrap();
     store
         .enqueue(&[Enqueue {
             message: message(10, a, 100_000),
@@ -1459,7 +1682,10 @@ pub async fn send_queue_fallback_copies_and_cancel(store: &dyn Store) {
     assert_eq!(replay.len(), 1);
     assert_eq!(replay[0].message.body, r#"{"title":"t10","content":"c"}"#);
     // u2's copy waits for its first device.
-    store.touch_device(a, &u("u2"), &d("p"), 2).await.unwrap();
+    store
+        .touch_device(a, &u("u2"), &d("p"), 2, 20)
+        .await
+        .unwrap();
     assert_eq!(
         store
             .pending_for(a, &u("u2"), &d("p"), None, 1_000, 10)

@@ -208,20 +208,41 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     // ---- the Easemob channel: devices and the offline queue ------------------------------
     /// Records that a device connected; it adopts any copies kept for the user while no
-    /// device was known. Returns whether the device was new.
+    /// device was known. The user keeps at most `max_devices` known devices (at least one):
+    /// beyond that, the least recently seen others are forgotten with their queued copies.
+    /// Returns whether the device was new.
     async fn touch_device(
         &self,
         app_id: i64,
         username: &Username,
         device: &DeviceId,
         now_ms: i64,
+        max_devices: u32,
     ) -> Result<bool>;
-    /// The known Easemob-channel devices of the given users, in one query.
+    /// The known Easemob-channel devices of the given users, in one query: by user, each
+    /// user's most recently seen first.
     async fn devices_of(
         &self,
         app_id: i64,
         usernames: &[Username],
     ) -> Result<Vec<(Username, String)>>;
+    /// Known devices not seen for their app's offline retention (the app's own, else
+    /// `default_retention_secs`) at `now_ms`: at most `limit` of them, in no particular order.
+    async fn stale_devices(
+        &self,
+        now_ms: i64,
+        default_retention_secs: i64,
+        limit: u32,
+    ) -> Result<Vec<KnownDevice>>;
+    /// In one transaction: forgets the devices of `forget` with their queued copies, each only
+    /// if it has not been seen since it was read (its `last_seen` unchanged), and records the
+    /// devices of `seen` as seen at `now_ms`. Returns how many were forgotten.
+    async fn forget_devices(
+        &self,
+        forget: &[KnownDevice],
+        seen: &[KnownDevice],
+        now_ms: i64,
+    ) -> Result<u64>;
     /// Writes messages, their queued copies and their queued vendor legs, all in one
     /// transaction. A message whose id is stored already (a task's later pages) is kept as it
     /// is, and the copies and legs refer to it.
@@ -236,12 +257,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now_ms: i64,
         limit: u32,
     ) -> Result<Vec<PendingDelivery>>;
-    /// Removes acknowledged deliveries, each only if it belongs to the device that acked it;
-    /// one transaction for the whole batch. Returns the ids actually removed (an id acked
-    /// twice is removed once).
-    async fn ack(&self, acks: &[Ack]) -> Result<Vec<i64>>;
-    /// Removes expired deliveries and messages nothing refers to any more.
-    async fn purge_expired(&self, now_ms: i64) -> Result<u64>;
+    /// Removes acknowledged deliveries, each only if it belongs to the device that acked it
+    /// (same app, user and device); one transaction for the whole batch. Returns the deliveries
+    /// actually removed (an id acked twice is removed once), each with its message's task.
+    async fn ack(&self, acks: &[Ack]) -> Result<Vec<Acked>>;
+    /// Removes expired deliveries, expired records of failed vendor legs and of counted
+    /// reports, and messages nothing refers to any more: at most `limit` rows of each kind, so one call is one bounded
+    /// transaction. `more` says a limit was reached; the caller calls again (after letting
+    /// other writers in) until it is not.
+    async fn purge_expired(&self, now_ms: i64, limit: u32) -> Result<Purged>;
 
     // ---- the send queue: vendor legs answered for before they were sent ------------------
     /// Claims up to `limit` batches of one (app, notifier) for `owner` until `lease_until`:
@@ -307,6 +331,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// task's legs still waiting in the send queue are dropped.
     async fn end_task(&self, app_id: i64, id: i64, status: TaskStatus, now_ms: i64)
         -> Result<bool>;
+    /// Counts a user's report of a task's vendor-channel notification under `channel`, once
+    /// per task, user and action: the first report is added to the task's counters and
+    /// remembered until `keep_until`; a repeat changes nothing. Returns whether it counted.
+    async fn record_report(
+        &self,
+        task_id: i64,
+        username: &Username,
+        action: ReportAction,
+        channel: &str,
+        keep_until: i64,
+    ) -> Result<bool>;
     /// Adds arrivals and clicks to task counters, in one transaction.
     async fn add_task_counters(&self, counters: &[TaskCounter]) -> Result<()>;
     /// A task's arrival and click counters, per channel.

@@ -259,6 +259,24 @@ pub struct GroupEnd {
     pub unknown: bool,
 }
 
+/// A known device of the Easemob channel, as last seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownDevice {
+    pub app_id: i64,
+    pub username: Username,
+    pub device_id: String,
+    pub last_seen: i64,
+}
+
+/// What one bounded purge removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Expired deliveries removed from the offline queue.
+    pub deliveries: u64,
+    /// Some kind of row reached the call's limit: there may be more to remove.
+    pub more: bool,
+}
+
 /// A queued delivery as replayed to a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingDelivery {
@@ -273,6 +291,21 @@ pub struct Ack {
     pub username: Username,
     pub device_id: String,
     pub id: i64,
+}
+
+/// A delivery an ack removed from the offline queue, with the task its message belongs to (as
+/// stored, whatever the device said).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acked {
+    pub id: i64,
+    pub task_id: Option<i64>,
+}
+
+/// What a device reports of a vendor-channel notification of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportAction {
+    Arrived,
+    Clicked,
 }
 
 /// Counters to add to a task's for one channel: arrivals and clicks reported by devices, and

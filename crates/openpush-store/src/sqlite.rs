@@ -20,13 +20,13 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use crate::{
-    Ack, App, Binding, ChannelMessage, CreatedUsers, Enqueue, Label, LabelMember, MemberChange,
-    MemberFailure, NewApp, NewUser, PendingDelivery, Result, Store, StoreError, StoredMessage,
-    Task, TaskKind, TaskLimits, TaskStatus, User, UserUpdate,
+    Ack, Acked, App, Binding, ChannelMessage, CreatedUsers, Enqueue, KnownDevice, Label,
+    LabelMember, MemberChange, MemberFailure, NewApp, NewUser, PendingDelivery, Purged, Result,
+    Store, StoreError, StoredMessage, Task, TaskKind, TaskLimits, TaskStatus, User, UserUpdate,
 };
 use crate::{
-    DailyStat, GroupEnd, Notifier, QueuedSend, SendCompletion, SendEnd, SendRow, SendsCompleted,
-    TaskCounter,
+    DailyStat, GroupEnd, Notifier, QueuedSend, ReportAction, SendCompletion, SendEnd, SendRow,
+    SendsCompleted, TaskCounter,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -1127,6 +1127,7 @@ impl Store for SqliteStore {
         username: &Username,
         device: &DeviceId,
         now_ms: i64,
+        max_devices: u32,
     ) -> Result<bool> {
         let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
         let updated = sqlx::query(
@@ -1153,6 +1154,34 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(backend("recording a device"))?;
+        }
+        // Over the cap, the least recently seen others are forgotten with their copies.
+        {
+            let forgotten = sqlx::query(
+                "DELETE FROM devices WHERE app_id = ? AND username = ? AND device_id IN \
+                 (SELECT device_id FROM devices WHERE app_id = ? AND username = ? AND device_id != ? \
+                  ORDER BY last_seen DESC, device_id LIMIT -1 OFFSET ?) RETURNING device_id",
+            )
+            .bind(app_id)
+            .bind(username.as_str())
+            .bind(app_id)
+            .bind(username.as_str())
+            .bind(device.as_str())
+            .bind(i64::from(max_devices.max(1)) - 1)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend("forgetting devices over the cap"))?;
+            for r in forgotten {
+                sqlx::query(
+                    "DELETE FROM pending WHERE app_id = ? AND username = ? AND device_id = ?",
+                )
+                .bind(app_id)
+                .bind(username.as_str())
+                .bind(r.get::<String, _>("device_id"))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend("forgetting devices over the cap"))?;
+            }
         }
         // Copies kept while the user had no known device go to the device that connects.
         // Normally that is the first device; checking on every connect also catches a copy
@@ -1183,7 +1212,7 @@ impl Store for SqliteStore {
             QueryBuilder::<Sqlite>::new("SELECT username, device_id FROM devices WHERE app_id = ");
         q.push_bind(app_id);
         push_username_list(&mut q, usernames);
-        q.push(" ORDER BY username, device_id");
+        q.push(" ORDER BY username, last_seen DESC, device_id");
         let rows = q
             .build()
             .fetch_all(&self.reader)
@@ -1192,6 +1221,89 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|r| Ok((stored_username(r.get("username"))?, r.get("device_id"))))
             .collect()
+    }
+
+    async fn stale_devices(
+        &self,
+        now_ms: i64,
+        default_retention_secs: i64,
+        limit: u32,
+    ) -> Result<Vec<KnownDevice>> {
+        // App by app along the (app_id, last_seen) index, stopping at the limit.
+        let rows = sqlx::query(
+            "SELECT d.app_id, d.username, d.device_id, d.last_seen FROM apps a \
+             JOIN devices d ON d.app_id = a.id \
+             AND d.last_seen < ? - COALESCE(a.offline_retention_secs, ?) * 1000 LIMIT ?",
+        )
+        .bind(now_ms)
+        .bind(default_retention_secs)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend("reading stale devices"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(KnownDevice {
+                    app_id: r.get("app_id"),
+                    username: stored_username(r.get("username"))?,
+                    device_id: r.get("device_id"),
+                    last_seen: r.get("last_seen"),
+                })
+            })
+            .collect()
+    }
+
+    async fn forget_devices(
+        &self,
+        forget: &[KnownDevice],
+        seen: &[KnownDevice],
+        now_ms: i64,
+    ) -> Result<u64> {
+        if forget.is_empty() && seen.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let mut forgotten = 0;
+        for d in forget {
+            let gone = sqlx::query(
+                "DELETE FROM devices WHERE app_id = ? AND username = ? AND device_id = ? \
+                 AND last_seen = ?",
+            )
+            .bind(d.app_id)
+            .bind(d.username.as_str())
+            .bind(&d.device_id)
+            .bind(d.last_seen)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("forgetting a device"))?
+            .rows_affected();
+            if gone == 0 {
+                continue;
+            }
+            forgotten += 1;
+            sqlx::query("DELETE FROM pending WHERE app_id = ? AND username = ? AND device_id = ?")
+                .bind(d.app_id)
+                .bind(d.username.as_str())
+                .bind(&d.device_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend("forgetting a device's copies"))?;
+        }
+        for d in seen {
+            sqlx::query(
+                "UPDATE devices SET last_seen = MAX(last_seen, ?) \
+                 WHERE app_id = ? AND username = ? AND device_id = ?",
+            )
+            .bind(now_ms)
+            .bind(d.app_id)
+            .bind(d.username.as_str())
+            .bind(&d.device_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("recording a device as seen"))?;
+        }
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(forgotten)
     }
 
     async fn enqueue(&self, batch: &[Enqueue]) -> Result<()> {
@@ -1283,12 +1395,12 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    async fn ack(&self, acks: &[Ack]) -> Result<Vec<i64>> {
+    async fn ack(&self, acks: &[Ack]) -> Result<Vec<Acked>> {
         if acks.is_empty() {
             return Ok(Vec::new());
         }
         let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
-        let mut removed = Vec::new();
+        let mut removed: Vec<(i64, i64)> = Vec::new();
         for chunk in acks.chunks(200) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "DELETE FROM pending WHERE (id, app_id, username, device_id) IN (VALUES ",
@@ -1309,53 +1421,100 @@ impl Store for SqliteStore {
                     .push_bind(a.device_id.as_str())
                     .push(")");
             }
-            q.push(") RETURNING id");
+            q.push(") RETURNING id, message_id");
             let rows = q
                 .build()
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(backend("removing acknowledged deliveries"))?;
-            removed.extend(rows.iter().map(|r| r.get::<i64, _>("id")));
+            removed.extend(
+                rows.iter()
+                    .map(|r| (r.get::<i64, _>("id"), r.get::<i64, _>("message_id"))),
+            );
         }
+        // The task of each removed copy is its message's: what the device put in the id is
+        // never trusted.
+        let mut message_ids: Vec<i64> = removed.iter().map(|(_, m)| *m).collect();
+        message_ids.sort_unstable();
+        message_ids.dedup();
+        let messages = channel_messages_by_id(&mut tx, &message_ids).await?;
         tx.commit().await.map_err(backend("commit"))?;
-        Ok(removed)
+        Ok(removed
+            .into_iter()
+            .map(|(id, m)| Acked {
+                id,
+                task_id: messages.get(&m).and_then(|m| m.task_id),
+            })
+            .collect())
     }
 
-    async fn purge_expired(&self, now_ms: i64) -> Result<u64> {
+    async fn purge_expired(&self, now_ms: i64, limit: u32) -> Result<Purged> {
+        let limit = i64::from(limit.max(1));
         let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
-        let a = sqlx::query("DELETE FROM pending WHERE expires_at <= ?")
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend("purging expired deliveries"))?
-            .rows_affected();
-        // Legs still queued when their message expires are ended by their worker (counted as
-        // failed); failed legs are kept with their reason until then.
-        sqlx::query("DELETE FROM send_failures WHERE expires_at <= ?")
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend("purging failed vendor legs"))?;
-        sqlx::query(
-            "DELETE FROM channel_messages WHERE \
-             NOT EXISTS (SELECT 1 FROM send_queue s WHERE s.message_id = channel_messages.id) AND \
-             (expires_at <= ? OR \
-              NOT EXISTS (SELECT 1 FROM pending WHERE pending.message_id = channel_messages.id))",
+        let deliveries = sqlx::query(
+            "DELETE FROM pending WHERE id IN \
+             (SELECT id FROM pending WHERE expires_at <= ? LIMIT ?)",
         )
         .bind(now_ms)
+        .bind(limit)
         .execute(&mut *tx)
         .await
-        .map_err(backend("purging finished messages"))?;
-        // Groups of legs dropped with a cancelled task.
-        sqlx::query(
-            "DELETE FROM send_groups WHERE NOT EXISTS \
-             (SELECT 1 FROM send_queue s WHERE s.message_id = send_groups.message_id)",
+        .map_err(backend("purging expired deliveries"))?
+        .rows_affected();
+        // Legs still queued when their message expires are ended by their worker (counted as
+        // failed); failed legs are kept with their reason until then.
+        let failures = sqlx::query(
+            "DELETE FROM send_failures WHERE id IN \
+             (SELECT id FROM send_failures WHERE expires_at <= ? LIMIT ?)",
         )
+        .bind(now_ms)
+        .bind(limit)
         .execute(&mut *tx)
         .await
-        .map_err(backend("purging finished groups"))?;
+        .map_err(backend("purging failed vendor legs"))?
+        .rows_affected();
+        // A message goes once nothing refers to it: its copies (which expire with it) are
+        // removed above first, in batches, never all at once by a cascade.
+        let messages = sqlx::query(
+            "DELETE FROM channel_messages WHERE id IN (SELECT m.id FROM channel_messages m WHERE \
+             NOT EXISTS (SELECT 1 FROM send_queue s WHERE s.message_id = m.id) AND \
+             NOT EXISTS (SELECT 1 FROM pending WHERE pending.message_id = m.id) LIMIT ?)",
+        )
+        .bind(limit)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend("purging finished messages"))?
+        .rows_affected();
+        let reports = sqlx::query(
+            "DELETE FROM task_reports WHERE rowid IN \
+             (SELECT rowid FROM task_reports WHERE expires_at <= ? LIMIT ?)",
+        )
+        .bind(now_ms)
+        .bind(limit)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend("purging counted reports"))?
+        .rows_affected();
+        // Groups of legs dropped with a cancelled task.
+        let groups = sqlx::query(
+            "DELETE FROM send_groups WHERE rowid IN (SELECT g.rowid FROM send_groups g WHERE \
+             NOT EXISTS (SELECT 1 FROM send_queue s WHERE s.message_id = g.message_id) LIMIT ?)",
+        )
+        .bind(limit)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend("purging finished groups"))?
+        .rows_affected();
         tx.commit().await.map_err(backend("commit"))?;
-        Ok(a)
+        let full = |n: u64| i64::try_from(n).unwrap_or(i64::MAX) >= limit;
+        Ok(Purged {
+            deliveries,
+            more: full(deliveries)
+                || full(failures)
+                || full(messages)
+                || full(reports)
+                || full(groups),
+        })
     }
 
     async fn claim_sends(
@@ -1924,6 +2083,49 @@ impl Store for SqliteStore {
                 .map_err(backend("dropping a cancelled task's vendor legs"))?;
         }
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn record_report(
+        &self,
+        task_id: i64,
+        username: &Username,
+        action: ReportAction,
+        channel: &str,
+        keep_until: i64,
+    ) -> Result<bool> {
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let (code, arrived, clicked) = match action {
+            ReportAction::Arrived => (1, 1, 0),
+            ReportAction::Clicked => (2, 0, 1),
+        };
+        let new = sqlx::query(
+            "INSERT OR IGNORE INTO task_reports (task_id, username, action, expires_at) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(task_id)
+        .bind(username.as_str())
+        .bind(code)
+        .bind(keep_until)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend("recording a report"))?
+        .rows_affected()
+            == 1;
+        if new {
+            add_task_counters(
+                &mut tx,
+                &[TaskCounter {
+                    task_id,
+                    channel: channel.to_owned(),
+                    arrived,
+                    clicked,
+                    ..TaskCounter::default()
+                }],
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(new)
     }
 
     async fn add_task_counters(&self, counters: &[TaskCounter]) -> Result<()> {

@@ -11,8 +11,8 @@
 //! - the server closing with 1000 (idle), 1001 (shutting down) or 4008 (too slow), or the socket
 //!   failing, means reconnect: capped exponential backoff with jitter, re-logging in when the
 //!   token has expired;
-//! - 4009 (another connection of the same device replaced this one), 4001 (token refused), a
-//!   refused login or an upgrade refused with a 4xx (a bad device id, say) end the process with
+//! - 4009 (another connection of the same device replaced this one), 4010 (the user has more
+//!   devices connected than it may), 4001 (token refused), a refused login or an upgrade refused with a 4xx (a bad device id, say) end the process with
 //!   an error: reconnecting would only fight the other connection or repeat the refusal;
 //! - Ctrl-C (or SIGTERM) exits 0 after a last `ping`/`pong`, so every ack sent has been written
 //!   by the server before the process leaves (the server answers a ping only after the acks
@@ -35,6 +35,7 @@ use crate::signal::StopSignal;
 /// Close codes (docs/device-protocol.md) that this command treats specially.
 const CLOSE_BAD_TOKEN: u16 = 4001;
 const CLOSE_REPLACED: u16 = 4009;
+const CLOSE_TOO_MANY_DEVICES: u16 = 4010;
 
 /// First reconnect delay; it doubles per failed attempt up to [`BACKOFF_MAX`].
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
@@ -175,6 +176,11 @@ pub async fn run(args: DeviceArgs) -> Result<()> {
                     "device {:?} was replaced by a newer connection of the same device \
                      (close 4009: {reason}); not reconnecting",
                     args.device_id
+                ),
+                CLOSE_TOO_MANY_DEVICES => bail!(
+                    "user {:?} has more devices connected than the server allows, and this one \
+                     was heard from least recently (close 4010: {reason}); not reconnecting",
+                    args.user
                 ),
                 CLOSE_BAD_TOKEN => bail!(
                     "the server refused the token of user {:?} (close 4001: {reason}); \

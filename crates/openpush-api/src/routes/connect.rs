@@ -51,9 +51,6 @@ pub(crate) async fn authenticate_user(
     Ok((app, username))
 }
 
-/// The largest frame a device may send (acks of a full replay page fit easily).
-const MAX_DEVICE_MESSAGE: usize = 64 * 1024;
-
 #[utoipa::path(
     get,
     path = "/{org}/{app}/push/connect",
@@ -88,10 +85,12 @@ pub async fn connect(
     let ws = ws
         .map_err(|r| ApiError::illegal_argument(format!("a WebSocket upgrade is required: {r}")))?;
     let gateway = state.gateway.clone();
+    // The largest frame a device may send (an ack of `max_ids_per_frame` ids fits easily).
+    let max_frame = gateway.config.max_frame_bytes;
     Ok(ws
         .read_buffer_size(512)
         .write_buffer_size(8 * 1024)
-        .max_message_size(MAX_DEVICE_MESSAGE)
-        .max_frame_size(MAX_DEVICE_MESSAGE)
+        .max_message_size(max_frame)
+        .max_frame_size(max_frame)
         .on_upgrade(move |socket| gateway.serve(socket, info)))
 }

@@ -6,7 +6,9 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use openpush_core::message::PushMessage;
 use openpush_core::{LabelName, Username};
-use openpush_store::{StoreError, StoredMessage, Task, TaskKind, TaskLimits, TaskStatus};
+use openpush_store::{
+    ReportAction, StoreError, StoredMessage, Task, TaskKind, TaskLimits, TaskStatus,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -523,7 +525,7 @@ const PROVIDERS: &[&str] = &[
 #[utoipa::path(post, path = "/{org}/{app}/push/report", tag = "tasks",
     params(("org" = String, Path), ("app" = String, Path)),
     request_body = ReportRequest,
-    responses((status = 200, description = "`data` \"success\"; counted as arrived or clicked for the task and channel"),
+    responses((status = 200, description = "`data` \"success\"; counted as arrived or clicked for the task and channel, once per task, user and action"),
                (status = 401, description = "needs the device's user token"),
                (status = 400, description = "unknown task, bad action or provider")))]
 pub async fn report(
@@ -536,7 +538,8 @@ pub async fn report(
     let started = std::time::Instant::now();
     let token = crate::extract::bearer(&headers)
         .ok_or(ApiError::unauthorized(crate::error::Unauthorized::Missing))?;
-    let (app, _user) = super::connect::authenticate_user(&state, &org, &name, token).await?;
+    // A user token works for its own app only: a task of another app is not found here.
+    let (app, user) = super::connect::authenticate_user(&state, &org, &name, token).await?;
     attempt.authenticated();
     let task_id = lenient_i64(
         "task_id",
@@ -545,9 +548,9 @@ pub async fn report(
             .ok_or_else(|| ApiError::illegal_argument("task_id must be provided"))?,
     )?;
     openpush_core::DeviceId::parse(req.device_id.as_deref().unwrap_or(""))?;
-    let (arrived, clicked) = match req.action.as_deref() {
-        Some("ARRIVE") => (1, 0),
-        Some("CLICK") => (0, 1),
+    let (action, arrived, clicked) = match req.action.as_deref() {
+        Some("ARRIVE") => (ReportAction::Arrived, 1, 0),
+        Some("CLICK") => (ReportAction::Clicked, 0, 1),
         other => {
             return Err(ApiError::illegal_argument(format!(
                 "action must be ARRIVE or CLICK, got {other:?}"
@@ -562,30 +565,48 @@ pub async fn report(
             req.provider.unwrap_or_default()
         )));
     }
-    state
+    let task = state
         .store
         .task(app.id, task_id)
         .await?
         .ok_or_else(|| ApiError::task_not_found(task_id))?;
-    state
+    // Only a task that has pushed, to this user as far as the task says, can be reported.
+    if task.started.is_none() {
+        return Err(ApiError::illegal_argument(format!(
+            "push task {task_id} has not started"
+        )));
+    }
+    if task.kind == TaskKind::List && !task.targets.iter().any(|t| t == user.as_str()) {
+        return Err(ApiError::illegal_argument(format!(
+            "push task {task_id} was not pushed to this user"
+        )));
+    }
+    // Once per task, user and action, whichever vendor channel reports it; remembered for the
+    // app's offline retention.
+    let keep_until = state
+        .now_ms()
+        .saturating_add(state.gateway.retention_ms(app.offline_retention_secs));
+    let counted = state
         .store
-        .add_task_counters(&[openpush_store::TaskCounter {
+        .record_report(
             task_id,
-            channel: provider.to_ascii_lowercase(),
-            arrived,
-            clicked,
-            ..openpush_store::TaskCounter::default()
-        }])
+            &user,
+            action,
+            &provider.to_ascii_lowercase(),
+            keep_until,
+        )
         .await?;
-    state.gateway.stats.add(
-        app.id,
-        openpush_gateway::stats::channel_name(&provider),
-        openpush_gateway::stats::Counts {
-            arrived,
-            clicked,
-            ..Default::default()
-        },
-    );
+    if counted {
+        state.gateway.stats.add(
+            app.id,
+            openpush_gateway::stats::channel_name(&provider),
+            openpush_gateway::stats::Counts {
+                arrived,
+                clicked,
+                ..Default::default()
+            },
+        );
+    }
     let body = json!({"timestamp": state.now_ms(), "data": "success", "duration": started.elapsed().as_millis() as i64});
     Ok(axum::response::IntoResponse::into_response(axum::Json(
         body,
