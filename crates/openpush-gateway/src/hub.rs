@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn close_user_closes_only_that_users_devices() {
-        let hub = Hub::new(2);
+        let hub = Hub::new(2, 20);
         let (_a1, _r1, a1) = conn(&hub, "a", "d1", 1);
         let (_a2, _r2, a2) = conn(&hub, "a", "d2", 1);
         let (_b, _rb, b) = conn(&hub, "b", "d1", 1);
