@@ -425,8 +425,9 @@ pub async fn list_tasks(
     ctx: AppCtx,
     q: QueryMap,
 ) -> ApiResult<Response> {
+    // An empty value is not a number: refused like any other.
     let num = |k: &str, default: u32| -> ApiResult<u32> {
-        match q.get(k) {
+        match q.0.get(k).map(String::as_str) {
             None => Ok(default),
             Some(v) => v.parse().map_err(|_| {
                 ApiError::illegal_argument(format!("{k} must be a number, got {v:?}"))
