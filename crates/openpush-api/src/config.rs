@@ -602,13 +602,14 @@ replay_page = 256
 offline_retention_secs = 604800
 # Connection-table shards.
 hub_shards = 64
-# Largest frame a device may send, in bytes; a larger one ends its connection (close 1009).
+# Largest frame a device may send, in bytes (at least 1024); a larger one ends its connection
+# (close 1009).
 max_frame_bytes = 16384
 # Most delivery ids one ack frame may carry (devices are told in `welcome`); a frame with more
 # closes the connection (1008).
 max_ids_per_frame = 256
 # Deliveries a connection remembers having sent (the newest; about 50 bytes each): an ack of an
-# online-only delivery, and a click, count only for one of these, once.
+# online-only delivery, and a click, count only for one of these, once. 0 remembers none.
 remembered_deliveries = 1024
 # Devices a user may have, known (a stored push writes a copy per known device) and connected at
 # once. A new device over the cap: the user's least recently seen one is forgotten with its queued

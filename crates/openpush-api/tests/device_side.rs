@@ -630,3 +630,89 @@ async fn devices_unseen_for_the_retention_are_forgotten_unless_connected() {
     );
     next_push(&mut live).await;
 }
+
+// ---- what is stored for a device while it connects reaches it on that connection -----------
+
+/// An APNs device token per user (a token bound to a second user moves to it).
+const APNS_TOKENS: [&str; 2] = [
+    "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
+    "b1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
+];
+
+#[tokio::test]
+async fn a_copy_stored_while_its_device_connects_reaches_it_on_that_connection() {
+    let mocks = openpush_vendor_mock::MockVendors::start().await.unwrap();
+    let s = TestServer::start().await;
+    // "fresh" has no Easemob device yet (its copy waits for its first device); "known" has one.
+    let (p, t) = setup(&s, &["fresh", "known"]).await;
+    let app = app_id(&s, ORG, APP).await;
+    let c = mocks.apns_credentials();
+    let apns = json!({"name": "ios", "vendor": "apns", "base_url": mocks.apns_url(), "credentials": {
+        "key_p8": c.p8_pem(), "key_id": c.key_id, "team_id": c.team_id, "bundle_id": c.bundle_id}});
+    let (st, b) = s.post(&format!("{p}/notifiers"), &t, apns).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    for (user, token) in ["fresh", "known"].into_iter().zip(APNS_TOKENS) {
+        let binding = json!({"device_id": "phone", "notifier_name": "ios", "device_token": token});
+        let (st, b) = s
+            .put(&format!("{p}/users/{user}/push/binding"), &t, binding)
+            .await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+    }
+    device(&s, ORG, APP, "known", "k1")
+        .await
+        .close()
+        .await
+        .unwrap();
+    // The vendor fails, slowly: strategy 0 then keeps the notification for the Easemob channel.
+    mocks
+        .apns()
+        .fail_all(Some(openpush_vendor_mock::ApnsOutcome::InternalServerError));
+    mocks.apns().set_latency(Duration::from_millis(1_500));
+
+    for (user, dev) in [("fresh", "f1"), ("known", "k1")] {
+        let requests = mocks.apns().request_count();
+        let push = {
+            let (client, url, t) = (
+                s.client.clone(),
+                s.url(&format!("{p}/push/sync/{user}")),
+                t.clone(),
+            );
+            tokio::spawn(async move {
+                let res = client
+                    .post(url)
+                    .bearer_auth(t)
+                    .json(&json!({"strategy": 0, "pushMessage": {"title": user, "content": "c"}}))
+                    .send()
+                    .await
+                    .unwrap();
+                res.json::<Value>().await.unwrap()
+            })
+        };
+        // The push has read the user's devices (none online) and waits on the vendor…
+        for _ in 0..500 {
+            if mocks.apns().request_count() > requests {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if mocks.apns().request_count() <= requests {
+            panic!("the vendor was never called: {}", push.await.unwrap());
+        }
+        // …while the device connects, and its replay (empty) is over.
+        let mut d = device(&s, ORG, APP, user, dev).await;
+        sync(&mut d).await;
+        // Then the vendor fails, and the copy kept for the device reaches it on this connection.
+        let b = push.await.unwrap();
+        let legs: Vec<&Value> = b["data"].as_array().unwrap().iter().collect();
+        assert_eq!(legs.last().unwrap()["data"]["stored"], 1, "{user}: {b}");
+        let n = next_push(&mut d).await;
+        assert_eq!(n.message["title"], user);
+        // It is the device's own copy: its ack removes it.
+        assert_eq!(queued_for(&s, app, user, dev).await, 1);
+        d.ack(&[&n.id]).await.unwrap();
+        sync(&mut d).await;
+        assert_eq!(queued_for(&s, app, user, dev).await, 0, "{user}");
+        d.close().await.unwrap();
+    }
+    mocks.shutdown().await;
+}

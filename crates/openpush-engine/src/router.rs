@@ -645,6 +645,13 @@ impl Engine {
             .iter()
             .map(|u| stored_per_user.get(u).copied().unwrap_or(0))
             .collect();
+        // Copies not sent at once: their device was not connected when the push looked.
+        let sent_now: HashSet<i64> = live.iter().map(|(_, _, id)| *id).collect();
+        let not_sent: Vec<(Username, String, i64)> = rows
+            .iter()
+            .filter(|r| !sent_now.contains(&r.id))
+            .map(|r| (r.username.clone(), r.device_id.clone(), r.id))
+            .collect();
         self.enqueue
             .submit(Enqueue {
                 message: ChannelMessage {
@@ -665,7 +672,8 @@ impl Engine {
             .await
             .map_err(EngineError::Queue)?;
         let mut online_count: HashMap<Username, usize> = HashMap::new();
-        for (u, d, id) in live {
+        let connected_since = self.connected_since(app, not_sent).await;
+        for (u, d, id) in live.into_iter().chain(connected_since) {
             let n = self
                 .send_online(app, &u, std::slice::from_ref(&d), p, true, |_| id)
                 .await;
@@ -679,6 +687,60 @@ impl Engine {
                 stored,
             })
             .collect())
+    }
+
+    /// Of the copies just committed that were not sent at once, those whose device is
+    /// connected now: a device that connected while the push was under way may have read its
+    /// queue (its replay) before the commit, and must still get them on that connection. A copy
+    /// kept for the user's first device goes to a connected device of the user, which adopts it
+    /// in the store first (so that its ack removes it). One presence lookup for all of them; a
+    /// store call only when such a first-device copy found a connected device.
+    async fn connected_since(
+        &self,
+        app: &App,
+        not_sent: Vec<(Username, String, i64)>,
+    ) -> Vec<(Username, Arc<str>, i64)> {
+        if not_sent.is_empty() {
+            return Vec::new();
+        }
+        let mut users: Vec<Username> = not_sent.iter().map(|(u, _, _)| u.clone()).collect();
+        users.sort_unstable();
+        users.dedup();
+        let online: HashMap<Username, Vec<Arc<str>>> = users
+            .iter()
+            .cloned()
+            .zip(self.bus.online(app.id, &users).await)
+            .filter(|(_, d)| !d.is_empty())
+            .collect();
+        let mut out = Vec::new();
+        let mut adopt = Vec::new();
+        for (u, device, id) in not_sent {
+            let Some(conns) = online.get(&u) else {
+                continue;
+            };
+            if device.is_empty() {
+                adopt.push((id, u, conns[0].to_string()));
+            } else if let Some(c) = conns.iter().find(|c| ***c == *device) {
+                out.push((u, c.clone(), id));
+            }
+        }
+        if !adopt.is_empty() {
+            match self.store.adopt_copies(app.id, &adopt).await {
+                Ok(given) => {
+                    let given: HashSet<i64> = given.into_iter().collect();
+                    for (id, u, device) in adopt {
+                        if given.contains(&id) {
+                            out.push((u, Arc::from(device.as_str()), id));
+                        }
+                    }
+                }
+                // The copy stays for the next device that connects.
+                Err(e) => {
+                    tracing::warn!(error = %e, "giving a first-device copy to a connected device failed")
+                }
+            }
+        }
+        out
     }
 
     /// The vendor leg of strategies 0, 2 and 3 and their fallbacks to the Easemob channel.

@@ -156,6 +156,7 @@ counting_store! {
         now_ms: i64,
         max_devices: u32
     ) -> Result<bool>;
+    fn adopt_copies(&self, app_id: i64, copies: &[(i64, Username, String)]) -> Result<Vec<i64>>;
     fn stale_devices(
         &self,
         now_ms: i64,
@@ -510,10 +511,12 @@ async fn one_target_and_a_hundred_cost_the_same_store_queries() {
                 let (c1, p1) = cost(&w, &e, &bus, one, strategy).await;
                 let (c100, p100) = cost(&w, &e, &bus, hundred, strategy).await;
                 assert_eq!(c1, c100, "{case}: 1 target vs {USERS}");
-                assert_eq!(
-                    (p1, p100),
-                    (1, 1),
-                    "{case}: presence is one lookup per push"
+                // One lookup to plan, and one after the offline queue's commit for copies
+                // that were not sent at once (their device may have connected meanwhile).
+                assert_eq!(p1, p100, "{case}: presence lookups, 1 target vs {USERS}");
+                assert!(
+                    (1..=2).contains(&p100),
+                    "{case}: {p100} presence lookups for one push"
                 );
                 let total: u64 = c100.values().sum();
                 // existing_users, bindings_of, devices_of, enqueue at most.

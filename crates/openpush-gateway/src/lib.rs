@@ -46,15 +46,16 @@ pub struct GatewayConfig {
     pub offline_retention_secs: i64,
     /// Connection-table shards; a power of two spreads best. Default: 64.
     pub hub_shards: usize,
-    /// Largest frame a device may send, in bytes; a larger one ends its connection (close
-    /// 1009). Default: 16384.
+    /// Largest frame a device may send, in bytes (at least 1024); a larger one ends its
+    /// connection (close 1009). Default: 16384.
     pub max_frame_bytes: usize,
-    /// Most delivery ids one ack frame may carry (the device is told in `welcome`); a frame
-    /// with more closes the connection (1008). Default: 256.
+    /// Most delivery ids one ack frame may carry, at least 1 (the device is told in
+    /// `welcome`); a frame with more closes the connection (1008). Default: 256.
     pub max_ids_per_frame: usize,
     /// Deliveries a connection remembers having sent (the newest), with their task: an ack of
     /// an online-only delivery, and a click, count only for a delivery remembered here, once.
-    /// About 50 bytes each, allocated as deliveries are sent. Default: 1024.
+    /// About 50 bytes each, allocated as deliveries are sent; 0 remembers none (then such acks
+    /// and clicks count nothing). Default: 1024.
     pub remembered_deliveries: usize,
     /// Devices a user may have, known (each stored push writes a copy per known device) and
     /// connected at once (per node). A new device over the cap makes the user's least recently

@@ -217,6 +217,11 @@ impl Gateway {
 
     async fn run(self: Arc<Self>, mut socket: WebSocket, info: SessionInfo) {
         let now = self.clock.now_ms();
+        // Registered before the device is recorded (and adopts copies kept for the user's
+        // first device) and before its queue is read: a push that commits a copy for it after
+        // that finds it connected and sends the copy on this connection.
+        let shared = Arc::new(ConnShared::new(now, self.config.send_queue));
+        let registration = Registration::new(&self, &info, shared.clone());
         if let Err(e) = self
             .store
             .touch_device(
@@ -229,12 +234,11 @@ impl Gateway {
             .await
         {
             tracing::error!(error = %e, "recording a device failed; closing its connection");
+            drop(registration);
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(close(1011, "internal error")))
                 .await;
             return;
         }
-        let shared = Arc::new(ConnShared::new(now, self.config.send_queue));
-        let registration = Registration::new(&self, &info, shared.clone());
         let end = Box::pin(self.session(&mut socket, &info, &shared)).await;
         drop(registration);
         if let End::Close(code, why) = end {

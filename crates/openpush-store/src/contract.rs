@@ -987,6 +987,37 @@ pub async fn first_device_adopts_parked_copies(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(first.iter().map(|p| p.id).collect::<Vec<_>>(), [2]);
+    // A copy parked while a device is connected is given to it (once, and only a parked copy
+    // of that user).
+    store
+        .enqueue(&[Enqueue {
+            message: message(5, a, 10_000),
+            rows: vec![row(6, "u1", "")],
+            sends: vec![],
+        }])
+        .await
+        .unwrap();
+    let give = |id: i64, user: &str| (id, u(user), "first".to_owned());
+    assert_eq!(
+        store
+            .adopt_copies(
+                a,
+                &[give(6, "u2"), give(6, "u1"), give(4, "u1"), give(99, "u1")]
+            )
+            .await
+            .unwrap(),
+        [6]
+    );
+    assert!(store
+        .adopt_copies(a, &[give(6, "u1")])
+        .await
+        .unwrap()
+        .is_empty());
+    let first = store
+        .pending_for(a, &u("u1"), &d("first"), None, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(first.iter().map(|p| p.id).collect::<Vec<_>>(), [2, 6]);
     assert_eq!(store.set_offline_retention(a, Some(60)).await.unwrap(), ());
     assert_eq!(
         store

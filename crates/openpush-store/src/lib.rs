@@ -226,6 +226,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         app_id: i64,
         usernames: &[Username],
     ) -> Result<Vec<(Username, String)>>;
+    /// Gives copies kept for a user's first device (no device yet) to a device of that user
+    /// that is connected: each `(id, user, device)` only if copy `id` of that user still has
+    /// no device. One transaction; returns the ids given.
+    async fn adopt_copies(
+        &self,
+        app_id: i64,
+        copies: &[(i64, Username, String)],
+    ) -> Result<Vec<i64>>;
     /// Known devices not seen for their app's offline retention (the app's own, else
     /// `default_retention_secs`) at `now_ms`: at most `limit` of them, in no particular order.
     async fn stale_devices(

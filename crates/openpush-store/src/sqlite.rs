@@ -1223,6 +1223,37 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn adopt_copies(
+        &self,
+        app_id: i64,
+        copies: &[(i64, Username, String)],
+    ) -> Result<Vec<i64>> {
+        if copies.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.writer.begin().await.map_err(backend("begin"))?;
+        let mut adopted = Vec::new();
+        for (id, username, device) in copies {
+            let given = sqlx::query(
+                "UPDATE pending SET device_id = ? \
+                 WHERE id = ? AND app_id = ? AND username = ? AND device_id = ''",
+            )
+            .bind(device)
+            .bind(id)
+            .bind(app_id)
+            .bind(username.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend("adopting queued copies"))?
+            .rows_affected();
+            if given == 1 {
+                adopted.push(*id);
+            }
+        }
+        tx.commit().await.map_err(backend("commit"))?;
+        Ok(adopted)
+    }
+
     async fn stale_devices(
         &self,
         now_ms: i64,

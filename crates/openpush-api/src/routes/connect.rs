@@ -51,6 +51,10 @@ pub(crate) async fn authenticate_user(
     Ok((app, username))
 }
 
+/// The smallest frame limit used, whatever `gateway.max_frame_bytes` says: every frame of the
+/// protocol but a long ack fits.
+const MIN_FRAME_BYTES: usize = 1024;
+
 #[utoipa::path(
     get,
     path = "/{org}/{app}/push/connect",
@@ -86,7 +90,7 @@ pub async fn connect(
         .map_err(|r| ApiError::illegal_argument(format!("a WebSocket upgrade is required: {r}")))?;
     let gateway = state.gateway.clone();
     // The largest frame a device may send (an ack of `max_ids_per_frame` ids fits easily).
-    let max_frame = gateway.config.max_frame_bytes;
+    let max_frame = gateway.config.max_frame_bytes.max(MIN_FRAME_BYTES);
     Ok(ws
         .read_buffer_size(512)
         .write_buffer_size(8 * 1024)
