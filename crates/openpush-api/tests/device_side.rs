@@ -90,8 +90,21 @@ fn big(title: &str) -> Value {
 /// Writes `n` copies of one large stored message for (user, device) straight into the offline
 /// queue; returns their delivery ids, oldest first.
 async fn queue_copies(s: &TestServer, app: i64, user: &str, device: &str, n: usize) -> Vec<i64> {
+    queue_copies_for(s, app, user, device, n, 3_600_000).await
+}
+
+/// As [`queue_copies`], expiring `expires_in_ms` from now.
+async fn queue_copies_for(
+    s: &TestServer,
+    app: i64,
+    user: &str,
+    device: &str,
+    n: usize,
+    expires_in_ms: i64,
+) -> Vec<i64> {
     let now = s.clock.now_ms();
-    let base = now * 1000;
+    // Ids above any the server hands out for a while, distinct per call (the clock moves on).
+    let base = now * 1000 + expires_in_ms;
     let body = json!({"title": "queued", "content": "c", "ext": {"pad": "q".repeat(60_000)}});
     let rows: Vec<PendingRow> = (0..n)
         .map(|i| PendingRow {
@@ -110,7 +123,7 @@ async fn queue_copies(s: &TestServer, app: i64, user: &str, device: &str, n: usi
                 push_msg_id: None,
                 body: body.to_string(),
                 sent_at: now,
-                expires_at: now + 3_600_000,
+                expires_at: now + expires_in_ms,
             },
             rows,
             sends: Vec::new(),
@@ -715,4 +728,57 @@ async fn a_copy_stored_while_its_device_connects_reaches_it_on_that_connection()
         d.close().await.unwrap();
     }
     mocks.shutdown().await;
+}
+
+// ---- the expiry purge: a large backlog goes in bounded transactions ------------------------
+
+#[tokio::test]
+async fn a_backlog_of_expired_copies_is_purged_in_batches_while_the_server_serves() {
+    let s = TestServer::start_with(|c| c.gateway.upkeep_interval_secs = 1).await;
+    let (p, t) = setup(&s, &["u"]).await;
+    let app = app_id(&s, ORG, APP).await;
+    // 25,000 copies that expire in a minute (more than two purge transactions' worth), and one
+    // that is kept for a day.
+    queue_copies_for(&s, app, "u", "d1", 25_000, 60_000).await;
+    let kept = queue_copies_for(&s, app, "u", "d1", 1, 86_400_000).await;
+    let all = |s: &TestServer| {
+        let store = s.store.clone();
+        async move {
+            store
+                .pending_for(
+                    app,
+                    &Username::parse("u").unwrap(),
+                    &DeviceId::parse("d1").unwrap(),
+                    None,
+                    0,
+                    100_000,
+                )
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(all(&s).await, 25_001);
+    s.clock.advance_ms(120_000);
+    // The upkeep runs every second and removes the backlog, batch after batch; the server
+    // answers meanwhile.
+    let mut left = usize::MAX;
+    for _ in 0..100 {
+        let (st, _) = s.get(&format!("{p}/push/tasks"), &t).await;
+        assert_eq!(st, StatusCode::OK);
+        left = all(&s).await;
+        if left == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 1, "the backlog was not purged");
+    // The device gets the copy that was kept, and only that.
+    let mut d = device(&s, ORG, APP, "u", "d1").await;
+    assert_eq!(next_push(&mut d).await.id, kept[0].to_string());
+    d.ping().await.unwrap();
+    match tokio::time::timeout(Duration::from_secs(10), d.next()).await {
+        Ok(Ok(Event::Pong)) => {}
+        other => panic!("expected only the kept copy, then the pong: {other:?}"),
+    }
 }
