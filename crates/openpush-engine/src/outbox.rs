@@ -468,38 +468,47 @@ impl Engine {
             .map(|(k, v)| (openpush_gateway::stats::channel_name(k), v))
             .collect();
         self.gateway.stats.add_many(app.id, per);
-        for (user, device, id, message) in &r.fallbacks {
-            if !device.is_empty() {
-                self.send_stored(app, user, device, *id, message).await;
-            }
-        }
+        self.send_fallbacks(app, &r.fallbacks).await;
     }
 
-    /// Sends a stored copy to its device if that device is connected (it is replayed otherwise).
-    async fn send_stored(
-        &self,
-        app: &App,
-        user: &Username,
-        device: &str,
-        id: i64,
-        m: &ChannelMessage,
-    ) {
-        let online = self.bus.online(app.id, std::slice::from_ref(user)).await;
-        let Some(conn) = online.into_iter().flatten().find(|d| &**d == device) else {
+    /// Sends the fallback copies whose device is connected (the others are replayed when it
+    /// connects), with one presence lookup for all their users.
+    async fn send_fallbacks(&self, app: &App, copies: &[(Username, String, i64, ChannelMessage)]) {
+        let mut users: Vec<Username> = copies
+            .iter()
+            .filter(|(_, d, _, _)| !d.is_empty())
+            .map(|(u, _, _, _)| u.clone())
+            .collect();
+        if users.is_empty() {
             return;
-        };
-        let frame = PushFrame {
-            id,
-            stored: true,
-            task_id: m.task_id,
-            push_msg_id: m.push_msg_id,
-            message_json: &m.body,
-            sent_at: m.sent_at,
-            expires_at: m.expires_at,
         }
-        .outbound();
-        if self.bus.send(app.id, user, &conn, frame).await != SendOutcome::Queued {
-            tracing::debug!(%device, "fallback copy kept for replay");
+        users.sort();
+        users.dedup();
+        let online: HashMap<Username, Vec<Arc<str>>> = users
+            .iter()
+            .cloned()
+            .zip(self.bus.online(app.id, &users).await)
+            .collect();
+        for (user, device, id, m) in copies {
+            let Some(conn) = online
+                .get(user)
+                .and_then(|ds| ds.iter().find(|d| &***d == device.as_str()))
+            else {
+                continue;
+            };
+            let frame = PushFrame {
+                id: *id,
+                stored: true,
+                task_id: m.task_id,
+                push_msg_id: m.push_msg_id,
+                message_json: &m.body,
+                sent_at: m.sent_at,
+                expires_at: m.expires_at,
+            }
+            .outbound();
+            if self.bus.send(app.id, user, conn, frame).await != SendOutcome::Queued {
+                tracing::debug!(%device, "fallback copy kept for replay");
+            }
         }
     }
 }
